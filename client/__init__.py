@@ -1,0 +1,1 @@
+"""pydocker: a command-line client for the Docker Engine API."""

@@ -1,0 +1,11 @@
+import sys
+
+
+def main() -> int:
+    # Built by issue 3; the entry point exists now so the install layout is final.
+    print("pycontainerd: not implemented yet", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""pydockerd: the Docker Engine API over a unix socket, on top of pycontainerd."""
