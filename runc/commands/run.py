@@ -1,0 +1,46 @@
+"""Create and start a container. In the foreground pyrunc stays its parent, forwards signals,
+relays the terminal, deletes it when it exits (unless --keep) and exits with its status."""
+import socket
+
+from ..libcontainer import container
+from .. import foreground
+from .create import add_create_options, create_options
+
+
+def configure(parser) -> None:
+    add_create_options(parser)
+    parser.add_argument("-d", "--detach", action="store_true", help="start the container and return")
+    parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+    parser.add_argument("--no-subreaper", action="store_true", help="accepted for runc compatibility")
+    parser.add_argument("id")
+
+
+def run(ctx, args) -> int:
+    console_pair = None
+    if not args.detach:
+        foreground.become_subreaper()
+        if args.console_socket is None:
+            # Allocated only if the config asks for a terminal; unused otherwise.
+            console_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    opts = create_options(ctx, args, console_pair=console_pair)
+    c = container.create(ctx.root, args.id, opts, ctx.log)
+    master = None
+    if console_pair is not None:
+        ours, theirs = console_pair
+        theirs.close()
+        if c.config["process"].get("terminal"):
+            from ..libcontainer import console
+
+            master = console.receive_master(ours)
+        ours.close()
+    try:
+        c.start(ctx.log)
+    except BaseException:
+        c.delete(force=True, log=ctx.log)
+        raise
+    if args.detach:
+        return 0
+    status = foreground.wait(c.pid, master)
+    if not args.keep:
+        c.destroy(ctx.log)
+    return status

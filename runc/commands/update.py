@@ -1,0 +1,47 @@
+"""Change a running container's resource limits from a runtime-spec linux.resources JSON."""
+import json
+import sys
+
+import errdefs
+
+from .. import OCI_VERSION, spec_validator
+from ..libcontainer.container import Container, effective_resources
+from ..libcontainer.status import Status
+
+
+def configure(parser) -> None:
+    parser.add_argument("-r", "--resources", required=True, help="path to a linux.resources JSON, or - for stdin")
+    parser.add_argument("id")
+
+
+def merge(current: dict, update: dict) -> dict:
+    """Fields given in the update replace the current ones; the rest stay (runc's semantics)."""
+    merged = dict(current)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def run(ctx, args) -> int:
+    c = Container.load(ctx.root, args.id)
+    if c.status() is Status.STOPPED:
+        raise errdefs.FailedPrecondition("container not running")
+    source = sys.stdin if args.resources == "-" else open(args.resources)
+    with source:
+        try:
+            update = json.load(source)
+        except ValueError as e:
+            raise errdefs.InvalidArgument(f"resources: invalid JSON: {e}") from None
+    try:
+        spec_validator.validate({"ociVersion": OCI_VERSION, "linux": {"resources": update}})
+    except spec_validator.ValidationError as e:
+        raise errdefs.InvalidArgument(f"resources: {e.message.removeprefix('data.linux.resources')}") from None
+    linux = c.config.setdefault("linux", {})
+    resources = merge(linux.get("resources", {}), update)
+    c.cgroup.set(effective_resources(resources))
+    linux["resources"] = resources
+    c.save()
+    return 0
