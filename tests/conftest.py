@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.images",
     "tests.fixtures.registry",
     "tests.fixtures.bundle",
+    "tests.fixtures.upstream",
 ]
 
 
@@ -31,9 +32,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-root"):
-        return
+    other_runtime = config.getoption("--runtime")
+    skip_other = pytest.mark.skip(reason=f"checks pyrunc's own words or extensions, not those of {other_runtime}")
     skip_root = pytest.mark.skip(reason="root end-to-end test: run with --run-root as root")
     for item in items:
-        if "root" in item.keywords:
+        if "root" in item.keywords and not config.getoption("--run-root"):
             item.add_marker(skip_root)
+        if other_runtime and "pyrunc_only" in item.keywords:
+            item.add_marker(skip_other)

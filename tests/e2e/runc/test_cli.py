@@ -19,6 +19,7 @@ def _validator(name):
     return jsonschema.Draft4Validator(root, registry=referencing.Registry().with_resources(resources))
 
 
+@pytest.mark.pyrunc_only
 def test_spec_writes_a_valid_config(runtime, tmp_path):
     runtime("spec", "--bundle", str(tmp_path))
     config = json.loads((tmp_path / "config.json").read_text())
@@ -28,6 +29,7 @@ def test_spec_writes_a_valid_config(runtime, tmp_path):
     assert done.returncode == 1 and "exists" in done.stderr
 
 
+@pytest.mark.pyrunc_only
 def test_features_match_the_schema(runtime):
     features = json.loads(runtime("features").stdout)
     _validator("features-schema.json").validate(features)
@@ -36,11 +38,13 @@ def test_features_match_the_schema(runtime):
     assert "rslave" in features["mountOptions"]
 
 
+@pytest.mark.pyrunc_only
 def test_version(runtime):
     out = runtime("--version").stdout
     assert out.startswith("pyrunc version ") and "\ncommit: " in out and "\nspec: " in out
 
 
+@pytest.mark.pyrunc_only
 def test_unknown_command_and_missing_container(runtime):
     done = runtime("frobnicate", check=False)
     assert done.returncode == 1 and "no such command" in done.stderr
@@ -49,6 +53,7 @@ def test_unknown_command_and_missing_container(runtime):
 
 
 @pytest.mark.parametrize("command", ["create", "start", "state", "kill", "delete", "pause", "resume", "ps", "events", "exec"])
+@pytest.mark.pyrunc_only
 def test_commands_need_an_id(runtime, command):
     done = runtime(command, check=False)
     assert done.returncode == 2 and "required" in done.stderr

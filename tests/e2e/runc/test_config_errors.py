@@ -13,6 +13,7 @@ def assert_nothing_left(runtime, bundle):
         assert not os.path.exists(f"/sys/fs/cgroup/{controller}{bundle.config['linux']['cgroupsPath']}")
 
 
+@pytest.mark.pyrunc_only
 @pytest.mark.parametrize("edit,field", [
     (lambda c: c["process"].__setitem__("args", "sh"), "process.args"),
     (lambda c: c["process"].pop("cwd"), "process"),
@@ -42,6 +43,7 @@ def _run_with_log(runtime, log, *args):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
 
 
+@pytest.mark.pyrunc_only
 def test_invalid_json(runtime, bundle):
     (bundle.path / "config.json").write_text("{ not json")
     done = runtime("create", "--bundle", str(bundle.path), bundle.id, check=False)

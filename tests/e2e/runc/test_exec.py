@@ -38,6 +38,7 @@ def test_exec_exit_status_and_stdio(runtime, running):
     assert (done.stdout, done.stderr) == ("got:x\n", "e\n")
 
 
+@pytest.mark.pyrunc_only
 def test_exec_options(runtime, running):
     done = runtime("exec", "--cwd", "/tmp", "-e", "A=1", "-u", "1000:1000", "--cap", "CAP_SYS_ADMIN",
                    running.id, "sh", "-c", "pwd; echo $A; id -u; id -g; grep CapEff /proc/self/status")
@@ -84,6 +85,7 @@ def test_exec_refused_in_stopped_and_paused_containers(runtime, running):
     assert done.returncode == 255 and "stopped" in done.stderr
 
 
+@pytest.mark.pyrunc_only
 def test_exec_cannot_reach_the_host_interpreter(runtime, running):
     """CVE-2019-5736 class: the runtime's own interpreter, reached through /proc/self/exe,
     must never be what runs in the container."""

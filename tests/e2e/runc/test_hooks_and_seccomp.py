@@ -15,6 +15,7 @@ def recorder_hook(tmp_path, name):
     return {"path": str(script), "args": [str(script)]}, log
 
 
+@pytest.mark.pyrunc_only
 def test_hooks_run_in_order_with_state(runtime, bundle, tmp_path):
     hooks = {}
     for kind in ("prestart", "createRuntime", "poststart", "poststop"):
@@ -49,6 +50,7 @@ def test_container_side_hooks_run_in_the_container(runtime, bundle, tmp_path):
     assert json.loads(host_log.read_text())["id"] == bundle.id
 
 
+@pytest.mark.pyrunc_only
 def test_failing_prestart_hook_fails_create(runtime, bundle, tmp_path):
     bundle.config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}
     bundle.save()

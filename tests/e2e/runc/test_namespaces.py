@@ -67,6 +67,7 @@ def test_host_pid_namespace_when_none_is_asked(runtime, bundle):
     assert done.stdout.strip() == os.readlink("/proc/self/ns/pid")
 
 
+@pytest.mark.pyrunc_only
 def test_time_namespace_offsets(runtime, bundle):
     bundle.config["linux"]["namespaces"].append({"type": "time"})
     bundle.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}

@@ -45,6 +45,7 @@ def test_detached_run_keeps_running(runtime, bundle):
     assert runtime.container_ids() == []
 
 
+@pytest.mark.pyrunc_only
 def test_missing_program_fails_at_create_time(runtime, bundle):
     bundle.set_args("/bin/no-such-program")
     done = runtime("run", "--bundle", str(bundle.path), bundle.id, check=False)
@@ -56,6 +57,7 @@ def test_missing_program_fails_at_create_time(runtime, bundle):
     assert "executable file not found in $PATH" in done.stderr
 
 
+@pytest.mark.pyrunc_only
 def test_non_executable_program_is_permission_denied(runtime, bundle):
     bundle.set_args("/etc/passwd")
     done = runtime("run", "--bundle", str(bundle.path), bundle.id, check=False)

@@ -38,6 +38,7 @@ def test_dotdot_mount_target_stays_inside(runtime, bundle, tmp_path):
     assert not os.path.exists("/tmp/pydocker-test-escape")
 
 
+@pytest.mark.pyrunc_only
 def test_proc_mount_on_a_symlink_is_refused(runtime, bundle):
     (bundle.rootfs / "proc").rmdir()
     (bundle.rootfs / "proc").symlink_to("/tmp")
@@ -74,6 +75,7 @@ def test_no_pivot(runtime, bundle):
     assert "bin" in done.stdout.split()
 
 
+@pytest.mark.pyrunc_only
 def test_log_file_records_errors_as_json(runtime, bundle, tmp_path):
     log = tmp_path / "log.json"
     bundle.set_args("/nope")

@@ -11,6 +11,17 @@ import pytest
 pytestmark = pytest.mark.root
 
 
+@pytest.fixture
+def socket_dir():
+    """A short directory for unix sockets: sun_path holds 108 bytes, less than pytest's paths may take."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="pydocker-test-")
+    yield path
+    shutil.rmtree(path)
+
+
 class ConsoleReceiver:
     """What the shim does: listen, accept runc's connection, receive the master fd."""
 
@@ -55,11 +66,11 @@ def read_until(fd, needle: bytes, timeout=10.0) -> bytes:
     return data
 
 
-def test_console_socket_gets_exactly_one_master(runtime, bundle, tmp_path):
+def test_console_socket_gets_exactly_one_master(runtime, bundle, socket_dir):
     bundle.config["process"]["terminal"] = True
     bundle.config["process"]["consoleSize"] = {"height": 33, "width": 101}
     bundle.sh("tty; stty size; [ -t 0 ] && echo stdin-is-tty; readlink /proc/self/fd/1; read x; echo got:$x")
-    receiver = ConsoleReceiver(tmp_path / "console.sock")
+    receiver = ConsoleReceiver(f"{socket_dir}/console.sock")
     runtime("create", "--console-socket", receiver.path, "--bundle", str(bundle.path), bundle.id)
     master = receiver.master()
     try:
@@ -77,14 +88,14 @@ def test_console_socket_gets_exactly_one_master(runtime, bundle, tmp_path):
     assert "got:hello" in text
 
 
-def test_terminal_needs_console_socket_when_detached(runtime, bundle, tmp_path):
+def test_terminal_needs_console_socket_when_detached(runtime, bundle, socket_dir):
     bundle.config["process"]["terminal"] = True
     bundle.save()
     done = runtime("create", "--bundle", str(bundle.path), bundle.id, check=False)
     assert done.returncode == 1 and "console socket" in done.stderr
     bundle.config["process"]["terminal"] = False
     bundle.save()
-    receiver = ConsoleReceiver(tmp_path / "c.sock")
+    receiver = ConsoleReceiver(f"{socket_dir}/c.sock")
     done = runtime("create", "--console-socket", receiver.path, "--bundle", str(bundle.path), bundle.id, check=False)
     assert done.returncode == 1 and "console socket" in done.stderr
     assert runtime.container_ids() == []
