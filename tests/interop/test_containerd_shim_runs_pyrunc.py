@@ -22,7 +22,8 @@ def image(containerd, registry):
 
 
 def run_args(containerd, *extra):
-    return ["run", "--runc-binary", PYRUNC, "--runc-root", str(containerd.runc_root), *extra]
+    return ["run", "--runc-binary", PYRUNC, "--runc-root", str(containerd.runc_root),
+            "--fifo-dir", str(containerd.fifo_dir), *extra]
 
 
 def test_ctr_run_exit_status_and_output(containerd, image):
@@ -40,7 +41,8 @@ def test_ctr_detached_task_lifecycle(containerd, image):
         # The shim ran pyrunc: its state lives under the --runc-root we gave.
         state = json.loads((containerd.runc_root / containerd.namespace / "ctr-task" / "state.json").read_text())
         assert state["id"] == "ctr-task"
-        done = containerd.ctr("tasks", "exec", "--exec-id", "probe", "ctr-task", "sh", "-c", "echo exec-ok; hostname")
+        done = containerd.ctr("tasks", "exec", "--fifo-dir", str(containerd.fifo_dir), "--exec-id", "probe", "ctr-task",
+                              "sh", "-c", "echo exec-ok; hostname")
         assert done.stdout.splitlines()[0] == "exec-ok"
         pids = containerd.ctr("tasks", "ps", "ctr-task").stdout
         assert str(state["init_process_pid"]) in pids
