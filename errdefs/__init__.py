@@ -103,4 +103,13 @@ def from_kind(kind: str, message: str) -> Error:
 
 
 def kind_of(exc: BaseException) -> str:
-    return exc.kind if isinstance(exc, Error) else Unknown.kind
+    """The kind of any exception: its own for ours; for the OS's, the kind its errno means."""
+    if isinstance(exc, Error):
+        return exc.kind
+    if isinstance(exc, PermissionError):
+        return PermissionDenied.kind
+    if isinstance(exc, FileNotFoundError):
+        return NotFound.kind
+    if isinstance(exc, FileExistsError):
+        return AlreadyExists.kind
+    return Unknown.kind

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return command.run(ctx, command_args)
     except (errdefs.Error, OSError) as e:
         message = _describe(e)
-        log.error(message, kind=errdefs.kind_of(e) if isinstance(e, errdefs.Error) else _os_error_kind(e))
+        log.error(message, kind=errdefs.kind_of(e))
         print(message, file=sys.stderr)
         return getattr(command, "ERROR_STATUS", 1)
 
@@ -78,13 +78,6 @@ def _describe(e: BaseException) -> str:
         return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
     return str(e)
 
-
-def _os_error_kind(e: OSError) -> str:
-    if isinstance(e, PermissionError):
-        return errdefs.PermissionDenied.kind
-    if isinstance(e, FileNotFoundError):
-        return errdefs.NotFound.kind
-    return errdefs.Unknown.kind
 
 
 if __name__ == "__main__":

@@ -80,7 +80,13 @@ def run(ctx, args) -> int:
     if not args.detach:
         foreground.become_subreaper()
         if process.get("terminal") and not args.console_socket:
+            from ..libcontainer import console
+
             console_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            # The process runs as soon as it is set up: give it our size from the start.
+            size = console.own_size()
+            if size and "consoleSize" not in process:
+                process["consoleSize"] = size
     opts = container.ExecOptions(console_socket=args.console_socket, pid_file=args.pid_file,
                                  preserve_fds=args.preserve_fds, ignore_paused=args.ignore_paused,
                                  console_pair=console_pair)

@@ -32,6 +32,7 @@ def run(ctx, args) -> int:
             from ..libcontainer import console
 
             master = console.receive_master(ours)
+            console.copy_size(master)  # before start: the program may ask for it at once
         ours.close()
     try:
         c.start(ctx.log)

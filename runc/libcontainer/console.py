@@ -62,19 +62,27 @@ def receive_master(sock: socket.socket) -> int:
     return fds[0]
 
 
+def own_size() -> dict | None:
+    """Our terminal's size as a runtime-spec consoleSize, or None without a terminal."""
+    if not os.isatty(0):
+        return None
+    rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+    return {"height": rows, "width": cols}
+
+
+def copy_size(master: int) -> None:
+    size = own_size()
+    if size:
+        set_size(master, size["height"], size["width"])
+
+
 def relay(master: int, is_done) -> None:
     """Foreground terminal: copy our stdin to the pty and the pty to our stdout until the
     container has exited and the pty is drained; keep the window size in step with ours."""
     stdin_tty = os.isatty(0)
     saved = termios.tcgetattr(0) if stdin_tty else None
-
-    def sync_size(*_):
-        if stdin_tty:
-            rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))[:2]
-            set_size(master, rows, cols)
-
-    previous = signal.signal(signal.SIGWINCH, sync_size)
-    sync_size()
+    previous = signal.signal(signal.SIGWINCH, lambda *_: copy_size(master))
+    copy_size(master)
     if stdin_tty:
         tty.setraw(0)
     sources = [master, 0]

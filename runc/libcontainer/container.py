@@ -5,6 +5,7 @@ between create and start, exec.fifo. pyrunc keeps no process alive between comma
 command reloads state.json and re-derives the status from the live system (procfs and the
 cgroup freezer), as runc does: the status is never trusted from disk.
 """
+import dataclasses
 import json
 import os
 import signal as signals
@@ -250,20 +251,18 @@ def _open_exec_fifo(path: str, pid: int, start: int) -> None:
 
 
 # --- creating -----------------------------------------------------------------------------
+@dataclasses.dataclass(kw_only=True)
 class CreateOptions:
-    def __init__(self, *, bundle: str, console_socket: str | None = None, pid_file: str | None = None,
-                 no_pivot: bool = False, no_new_keyring: bool = False, preserve_fds: int = 0,
-                 systemd_cgroup: bool = False, console_pair: tuple[socket.socket, socket.socket] | None = None):
-        self.bundle = bundle
-        self.console_socket = console_socket
-        self.pid_file = pid_file
-        self.no_pivot = no_pivot
-        self.no_new_keyring = no_new_keyring
-        self.preserve_fds = preserve_fds
-        self.systemd_cgroup = systemd_cgroup
-        # A foreground `run -t` keeps the first end of this pair and gives the child the second,
-        # instead of connecting to a console socket path.
-        self.console_pair = console_pair
+    bundle: str
+    console_socket: str | None = None
+    pid_file: str | None = None
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    systemd_cgroup: bool = False
+    # A foreground `run -t` keeps the first end of this pair and gives the child the second,
+    # instead of connecting to a console socket path.
+    console_pair: tuple[socket.socket, socket.socket] | None = None
 
 
 def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
@@ -465,14 +464,13 @@ class _Launch:
         remove_directory(self.container.directory)
 
 
+@dataclasses.dataclass(kw_only=True)
 class ExecOptions:
-    def __init__(self, *, console_socket: str | None = None, pid_file: str | None = None, preserve_fds: int = 0,
-                 ignore_paused: bool = False, console_pair: tuple[socket.socket, socket.socket] | None = None):
-        self.console_socket = console_socket
-        self.pid_file = pid_file
-        self.preserve_fds = preserve_fds
-        self.ignore_paused = ignore_paused
-        self.console_pair = console_pair
+    console_socket: str | None = None
+    pid_file: str | None = None
+    preserve_fds: int = 0
+    ignore_paused: bool = False
+    console_pair: tuple[socket.socket, socket.socket] | None = None
 
 
 def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:

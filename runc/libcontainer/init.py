@@ -84,18 +84,9 @@ def _report(sock: socket.socket, e: BaseException) -> None:
     else:
         message = str(e) or type(e).__name__
     try:
-        sync.send(sock, sync.ERROR, kind=errdefs.kind_of(e) if isinstance(e, errdefs.Error) else _kind_of_os_error(e),
-                  message=message)
+        sync.send(sock, sync.ERROR, kind=errdefs.kind_of(e), message=message)
     except Exception as send_error:  # noqa: BLE001 - the last resort must not fail too
         os.write(2, f"pyrunc: {message} (and the parent could not be told: {send_error})\n".encode())
-
-
-def _kind_of_os_error(e: BaseException) -> str:
-    if isinstance(e, PermissionError):
-        return errdefs.PermissionDenied.kind
-    if isinstance(e, FileNotFoundError):
-        return errdefs.NotFound.kind
-    return errdefs.Unknown.kind
 
 
 def _intermediate(plan: Plan) -> None:
