@@ -1,7 +1,8 @@
 """pyrunc's verbs, one module each. Only the verb being run is imported, so every command
 pays for its own imports and nothing else (pyrunc runs once per container operation)."""
-import dataclasses
 import importlib
+
+from ..record import Record
 
 COMMANDS = {
     "create": ("create", "create a container, leaving it waiting for start"),
@@ -22,8 +23,7 @@ COMMANDS = {
 }
 
 
-@dataclasses.dataclass
-class Context:
+class Context(Record):
     root: str
     log: object
     systemd_cgroup: bool = False

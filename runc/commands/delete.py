@@ -3,12 +3,12 @@ import os
 
 import errdefs
 
+from .. import cli
 from ..libcontainer import container as containers
 
 
-def configure(parser) -> None:
-    parser.add_argument("-f", "--force", action="store_true", help="kill the container first if it is running")
-    parser.add_argument("id")
+OPTIONS = [cli.Option("-f", "--force", kind="flag", help="kill the container first if it is running")]
+ARGUMENTS = [cli.Argument("id")]
 
 
 def run(ctx, args) -> int:

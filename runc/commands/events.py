@@ -6,6 +6,7 @@ import time
 
 import errdefs
 
+from .. import cli
 from ..libcontainer.container import Container
 from ..libcontainer.status import Status
 
@@ -30,10 +31,11 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def configure(parser) -> None:
-    parser.add_argument("--interval", default="5s", help="time between statistics (Go duration, default 5s)")
-    parser.add_argument("--stats", action="store_true", help="print one statistics event and exit")
-    parser.add_argument("id")
+OPTIONS = [
+    cli.Option("--interval", default="5s", help="time between statistics (Go duration, default 5s)"),
+    cli.Option("--stats", kind="flag", help="print one statistics event and exit"),
+]
+ARGUMENTS = [cli.Argument("id")]
 
 
 def _emit(event: dict) -> None:

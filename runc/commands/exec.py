@@ -2,39 +2,38 @@
 
 The process comes from --process FILE (a runtime-spec "process" object, used as is) or from
 the command line on top of the container's own process settings."""
-import argparse
 import copy
 import json
 import socket
 
 import errdefs
 
-from .. import foreground
+from .. import cli, foreground
 from ..libcontainer import container
 
 # runc exits 255 when the exec itself failed, so callers can tell it from the program's own status.
 ERROR_STATUS = 255
 
 
-def configure(parser) -> None:
-    parser.add_argument("-p", "--process", help="path to a process.json")
-    parser.add_argument("--console-socket", help="unix socket that receives the pty master")
-    parser.add_argument("--cwd", help="working directory in the container")
-    parser.add_argument("-e", "--env", action="append", default=[], help="KEY=VALUE to set")
-    parser.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
-    parser.add_argument("-u", "--user", help="uid[:gid]")
-    parser.add_argument("-g", "--additional-gids", action="append", type=int, default=[])
-    parser.add_argument("-d", "--detach", action="store_true", help="start the process and return")
-    parser.add_argument("--pid-file", help="write the process's pid here")
-    parser.add_argument("--process-label", help="accepted for runc compatibility (no SELinux)")
-    parser.add_argument("--apparmor", help="accepted for runc compatibility (no AppArmor)")
-    parser.add_argument("--no-new-privs", action="store_true")
-    parser.add_argument("-c", "--cap", action="append", default=[], help="add a capability")
-    parser.add_argument("--preserve-fds", type=int, default=0)
-    parser.add_argument("--ignore-paused", action="store_true")
-    parser.add_argument("id")
-    # Everything after the id is the command, options included (`exec ID sh -c ...`).
-    parser.add_argument("command", nargs=argparse.REMAINDER)
+OPTIONS = [
+    cli.Option("-p", "--process", help="path to a process.json"),
+    cli.Option("--console-socket", help="unix socket that receives the pty master"),
+    cli.Option("--cwd", help="working directory in the container"),
+    cli.Option("-e", "--env", kind="append", help="KEY=VALUE to set"),
+    cli.Option("-t", "--tty", kind="flag", help="allocate a pseudo-terminal"),
+    cli.Option("-u", "--user", help="uid[:gid]"),
+    cli.Option("-g", "--additional-gids", kind="append", help="an additional group id"),
+    cli.Option("-d", "--detach", kind="flag", help="start the process and return"),
+    cli.Option("--pid-file", help="write the process's pid here"),
+    cli.Option("--process-label", help="accepted for runc compatibility (no SELinux)"),
+    cli.Option("--apparmor", help="accepted for runc compatibility (no AppArmor)"),
+    cli.Option("--no-new-privs", kind="flag", help="set no_new_privs"),
+    cli.Option("-c", "--cap", kind="append", help="add a capability"),
+    cli.Option("--preserve-fds", kind="int", default=0, help="pass fds 3..3+N-1 on"),
+    cli.Option("--ignore-paused", kind="flag", help="exec even into a paused container"),
+]
+# The command is every argument after the id, its own options included (`exec ID sh -c ...`).
+ARGUMENTS = [cli.Argument("id"), cli.Argument("command", rest=True)]
 
 
 def build_process(base: dict, args) -> dict:
@@ -62,7 +61,7 @@ def build_process(base: dict, args) -> dict:
         if gid:
             process["user"]["gid"] = int(gid)
     if args.additional_gids:
-        process.setdefault("user", {})["additionalGids"] = args.additional_gids
+        process.setdefault("user", {})["additionalGids"] = [int(gid) for gid in args.additional_gids]
     if args.no_new_privs:
         process["noNewPrivileges"] = True
     caps = process.setdefault("capabilities", {})

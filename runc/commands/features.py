@@ -35,8 +35,8 @@ def features() -> dict:
     }
 
 
-def configure(parser) -> None:
-    pass
+OPTIONS: list = []
+ARGUMENTS: list = []
 
 
 def run(ctx, args) -> int:

@@ -4,13 +4,12 @@ import signal
 
 import errdefs
 
+from .. import cli
 from ..libcontainer.container import Container
 
 
-def configure(parser) -> None:
-    parser.add_argument("-a", "--all", action="store_true", help="signal every process of the container")
-    parser.add_argument("id")
-    parser.add_argument("signal", nargs="?", default="SIGTERM")
+OPTIONS = [cli.Option("-a", "--all", kind="flag", help="signal every process of the container")]
+ARGUMENTS = [cli.Argument("id"), cli.Argument("signal", required=False, default="SIGTERM")]
 
 
 def parse_signal(text: str) -> int:

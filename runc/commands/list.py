@@ -5,12 +5,15 @@ import sys
 
 import errdefs
 
+from .. import cli
 from ..libcontainer.container import Container
 
 
-def configure(parser) -> None:
-    parser.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the ids")
+OPTIONS = [
+    cli.Option("-f", "--format", default="table", help="table or json"),
+    cli.Option("-q", "--quiet", kind="flag", help="print only the ids"),
+]
+ARGUMENTS: list = []
 
 
 def containers(root: str) -> list[Container]:
@@ -24,6 +27,8 @@ def containers(root: str) -> list[Container]:
 
 
 def run(ctx, args) -> int:
+    if args.format not in ("table", "json"):
+        raise errdefs.InvalidArgument(f"--format must be table or json, not {args.format!r}")
     states = [c.oci_state() for c in containers(ctx.root)]
     if args.quiet:
         for state in states:

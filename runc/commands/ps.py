@@ -1,21 +1,21 @@
 """List a container's processes: pids as JSON, or the host's `ps` output for them."""
-import argparse
 import json
 import subprocess
 import sys
 
 import errdefs
 
+from .. import cli
 from ..libcontainer.container import Container
 
 
-def configure(parser) -> None:
-    parser.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    parser.add_argument("id")
-    parser.add_argument("ps_args", nargs=argparse.REMAINDER, help="options for ps (default -ef)")
+OPTIONS = [cli.Option("-f", "--format", default="table", help="table or json")]
+ARGUMENTS = [cli.Argument("id"), cli.Argument("ps_args", rest=True, help="options for ps (default -ef)")]
 
 
 def run(ctx, args) -> int:
+    if args.format not in ("table", "json"):
+        raise errdefs.InvalidArgument(f"--format must be table or json, not {args.format!r}")
     c = Container.load(ctx.root, args.id)
     pids = sorted(c.cgroup.pids()) if c.cgroup.exists() else []
     if args.format == "json":

@@ -1,9 +1,9 @@
 """Thaw a paused container."""
+from .. import cli
 from ..libcontainer.container import Container
 
-
-def configure(parser) -> None:
-    parser.add_argument("id")
+OPTIONS: list = []
+ARGUMENTS = [cli.Argument("id")]
 
 
 def run(ctx, args) -> int:

@@ -2,17 +2,17 @@
 relays the terminal, deletes it when it exits (unless --keep) and exits with its status."""
 import socket
 
+from .. import cli, foreground
 from ..libcontainer import container
-from .. import foreground
-from .create import add_create_options, create_options
+from .create import CREATE_OPTIONS, create_options
 
-
-def configure(parser) -> None:
-    add_create_options(parser)
-    parser.add_argument("-d", "--detach", action="store_true", help="start the container and return")
-    parser.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-    parser.add_argument("--no-subreaper", action="store_true", help="accepted for runc compatibility")
-    parser.add_argument("id")
+OPTIONS = [
+    *CREATE_OPTIONS,
+    cli.Option("-d", "--detach", kind="flag", help="start the container and return"),
+    cli.Option("--keep", kind="flag", help="do not delete the container after it exits"),
+    cli.Option("--no-subreaper", kind="flag", help="accepted for runc compatibility"),
+]
+ARGUMENTS = [cli.Argument("id")]
 
 
 def run(ctx, args) -> int:

@@ -5,7 +5,7 @@ import os
 
 import errdefs
 
-from .. import OCI_VERSION
+from .. import OCI_VERSION, cli
 
 DEFAULT_CAPABILITIES = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -57,8 +57,8 @@ def default_spec() -> dict:
     }
 
 
-def configure(parser) -> None:
-    parser.add_argument("-b", "--bundle", default=".", help="where to write config.json")
+OPTIONS = [cli.Option("-b", "--bundle", default=".", help="where to write config.json")]
+ARGUMENTS: list = []
 
 
 def run(ctx, args) -> int:

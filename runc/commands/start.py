@@ -1,9 +1,9 @@
 """Start a created container: release its init from the exec fifo so it execs the user program."""
+from .. import cli
 from ..libcontainer.container import Container
 
-
-def configure(parser) -> None:
-    parser.add_argument("id")
+OPTIONS: list = []
+ARGUMENTS = [cli.Argument("id")]
 
 
 def run(ctx, args) -> int:

@@ -2,11 +2,11 @@
 import json
 import sys
 
+from .. import cli
 from ..libcontainer.container import Container
 
-
-def configure(parser) -> None:
-    parser.add_argument("id")
+OPTIONS: list = []
+ARGUMENTS = [cli.Argument("id")]
 
 
 def run(ctx, args) -> int:

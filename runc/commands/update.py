@@ -4,14 +4,13 @@ import sys
 
 import errdefs
 
-from .. import OCI_VERSION, spec_validator
+from .. import OCI_VERSION, cli, spec_validator
 from ..libcontainer.container import Container, effective_resources
 from ..libcontainer.status import Status
 
 
-def configure(parser) -> None:
-    parser.add_argument("-r", "--resources", required=True, help="path to a linux.resources JSON, or - for stdin")
-    parser.add_argument("id")
+OPTIONS = [cli.Option("-r", "--resources", help="path to a linux.resources JSON, or - for stdin (required)")]
+ARGUMENTS = [cli.Argument("id")]
 
 
 def merge(current: dict, update: dict) -> dict:
@@ -26,6 +25,8 @@ def merge(current: dict, update: dict) -> dict:
 
 
 def run(ctx, args) -> int:
+    if not args.resources:
+        raise errdefs.InvalidArgument("update: --resources is required")
     c = Container.load(ctx.root, args.id)
     if c.status() is Status.STOPPED:
         raise errdefs.FailedPrecondition("container not running")

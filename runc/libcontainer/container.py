@@ -5,7 +5,6 @@ between create and start, exec.fifo. pyrunc keeps no process alive between comma
 command reloads state.json and re-derives the status from the live system (procfs and the
 cgroup freezer), as runc does: the status is never trusted from disk.
 """
-import dataclasses
 import json
 import os
 import signal as signals
@@ -16,6 +15,7 @@ import errdefs
 
 from . import cgroups, init, namespaces, procfs, sync
 from .status import Status
+from ..record import Record
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -219,40 +219,59 @@ def _signal_exact(pid: int, start: int, signum: int) -> None:
 
 def _open_exec_fifo(path: str, pid: int, start: int) -> None:
     """Release the init blocked on the exec fifo (runc's handleFifo): open the read side
-    without blocking and wait for either init's byte or init's death, never for ever."""
+    without blocking, then wait for init's byte, or for init's death, never for ever.
+
+    A short-lived program may have been released, run and exited before we look at the
+    pid: a byte in the fifo means it started, whatever became of it since.
+    """
     import select
 
     fifo = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    pidfd = _pidfd_of(pid, start)
     try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        os.close(fifo)
-        raise errdefs.FailedPrecondition("cannot start a container that has stopped") from None
-    try:
-        if not procfs.is_alive(pid, start):
-            raise errdefs.FailedPrecondition("cannot start a container that has stopped")
         poller = select.poll()
         poller.register(fifo, select.POLLIN)
-        poller.register(pidfd, select.POLLIN)
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
         while True:
-            ready = dict(poller.poll())
+            ready = dict(poller.poll(None if pidfd is not None else 0))
             if fifo in ready:
-                data = os.read(fifo, 1)
-                if data:
+                # Readable, or hung up: a writer came and went, with or without its byte.
+                if os.read(fifo, 1):
                     break
-                # The writer went away without its byte: init died on its way to exec.
                 raise errdefs.FailedPrecondition("container init exited before it could start")
-            if pidfd in ready:
+            if pidfd is None or pidfd in ready:
+                if _read_now(fifo):
+                    break
                 raise errdefs.FailedPrecondition("cannot start a container that has stopped")
         os.unlink(path)
     finally:
         os.close(fifo)
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _pidfd_of(pid: int, start: int) -> int | None:
+    """A pidfd for the container's init, or None if it is already gone (or the pid reused)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    if procfs.start_time(pid) != start:
         os.close(pidfd)
+        return None
+    return pidfd
+
+
+def _read_now(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1)
+    except BlockingIOError:
+        return b""
 
 
 # --- creating -----------------------------------------------------------------------------
-@dataclasses.dataclass(kw_only=True)
-class CreateOptions:
+class CreateOptions(Record):
     bundle: str
     console_socket: str | None = None
     pid_file: str | None = None
@@ -464,8 +483,7 @@ class _Launch:
         remove_directory(self.container.directory)
 
 
-@dataclasses.dataclass(kw_only=True)
-class ExecOptions:
+class ExecOptions(Record):
     console_socket: str | None = None
     pid_file: str | None = None
     preserve_fds: int = 0

@@ -14,7 +14,6 @@ Both are non-dumpable until the execve, so a process in the container cannot ope
 /proc/PID/exe and reach the host's Python interpreter (the CVE-2019-5736 class); the execve
 itself refuses a program that resolves to that interpreter.
 """
-import dataclasses
 import errno
 import os
 import signal
@@ -25,10 +24,10 @@ import errdefs
 
 from . import namespaces, rootfs, sync
 from . import syscalls as S
+from ..record import Record
 
 
-@dataclasses.dataclass
-class Plan:
+class Plan(Record):
     """What the child must do, decided by the parent before it forks."""
 
     container_id: str

@@ -56,4 +56,4 @@ def test_unknown_command_and_missing_container(runtime):
 @pytest.mark.pyrunc_only
 def test_commands_need_an_id(runtime, command):
     done = runtime(command, check=False)
-    assert done.returncode == 2 and "required" in done.stderr
+    assert done.returncode == 2 and "is required" in done.stderr
