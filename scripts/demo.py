@@ -29,12 +29,13 @@ def say(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
-def pyrunc(root: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+def pyrunc(root: Path, *args: str, check: bool = True, output: Path | None = None) -> subprocess.CompletedProcess:
+    """Run pyrunc, showing the command and what it printed. Its output goes to a file, not a
+    pipe: `create` hands its stdout to the container, which outlives it."""
     print(f"$ pyrunc {' '.join(args)}", flush=True)
-    with tempfile.TemporaryFile("w+") as out:
-        # A file, not a pipe: create hands its stdout to the container, which outlives it.
+    with (open(output, "w+") if output else tempfile.TemporaryFile("w+")) as out:
         done = subprocess.run([PYRUNC, "--root", str(root), *args], stdout=out, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, text=True, **kwargs)
+                              stdin=subprocess.DEVNULL, text=True)
         out.seek(0)
         done.stdout = out.read()
     if done.stdout:
@@ -96,7 +97,8 @@ def run_demo(root: Path, bundle: Path) -> None:
     check("config.json written", (bundle / "config.json").exists())
 
     say("create: namespaces, pivot_root into the rootfs, cgroups; init waits on the exec fifo")
-    pyrunc(root, "create", "--bundle", str(bundle), "demo")
+    container_output = bundle.parent / "demo.out"
+    pyrunc(root, "create", "--bundle", str(bundle), "demo", output=container_output)
     state = status(root, "demo")
     init_pid = state["pid"]
     check(f"status is created and init is pid {init_pid} on the host", state["status"] == "created")
@@ -105,7 +107,12 @@ def run_demo(root: Path, bundle: Path) -> None:
     say("start: release init; it execs the user's program")
     pyrunc(root, "start", "demo")
     check("status is running", status(root, "demo")["status"] == "running")
-    time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while not container_output.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    printed = container_output.read_text().strip()
+    print(f"   the container printed (on the stdout pyrunc create handed it): {printed}")
+    check("it runs as pid 1 of its own pid namespace, with its own hostname", printed == "hello from demo, pid 1")
 
     say("exec: a second process joins the container's namespaces and cgroup")
     out = pyrunc(root, "exec", "demo", "sh", "-c", "echo pid $$ in $(hostname); ps -o pid,comm").stdout

@@ -56,7 +56,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/pip install -q -e '.[dev]'
     # Nothing here needs setuptools (builds are isolated), and its distutils hook would sit
     # in every import of every pyrunc start (~1.5 ms).
-    .venv/bin/pip uninstall -q -y setuptools
+    if [ -d .venv/lib/python3.11/site-packages/setuptools ]; then
+        .venv/bin/pip uninstall -q -y setuptools
+    fi
     echo "$want" > "$stamp"
 fi
 # Byte-compile now: pyrunc and the shim start once per container, and an environment with
