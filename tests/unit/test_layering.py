@@ -1,0 +1,69 @@
+"""Dependencies point down the stack and every boundary is a process boundary: a layer
+imports only itself, errdefs, and (for the RPC layers) the generated protos."""
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+LAYERS = {"client", "dockerd", "containerd", "shim", "runc", "protos", "errdefs"}
+ALLOWED = {
+    "client": {"errdefs"},
+    "dockerd": {"errdefs", "protos"},
+    "containerd": {"errdefs", "protos"},
+    "shim": {"errdefs", "protos"},
+    "runc": {"errdefs"},
+    "protos": set(),
+    "errdefs": set(),
+}
+# Started once per container or per command: these must stay light.
+FORBIDDEN_IN_PER_CONTAINER = {"grpc", "pydantic", "httpx", "fastapi", "uvicorn", "starlette"}
+
+
+def imported_top_levels(path: pathlib.Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_layer_imports_only_what_is_below_it(layer):
+    offenders = {}
+    for path in (REPO / layer).rglob("*.py"):
+        wrong = (imported_top_levels(path) & LAYERS) - ALLOWED[layer] - {layer}
+        if layer in ("runc", "shim"):
+            wrong |= imported_top_levels(path) & FORBIDDEN_IN_PER_CONTAINER
+        if wrong:
+            offenders[str(path.relative_to(REPO))] = sorted(wrong)
+    assert offenders == {}
+
+
+def test_pyrunc_uses_only_the_standard_library():
+    third_party = {}
+    for path in (REPO / "runc").rglob("*.py"):
+        if path.parent.name == "schema":
+            continue  # the generator runs at development time, not in pyrunc
+        extra = imported_top_levels(path) - set(sys.stdlib_module_names) - {"runc", "errdefs"}
+        if extra:
+            third_party[str(path.relative_to(REPO))] = sorted(extra)
+    assert third_party == {}
+
+
+def test_pyrunc_loads_no_heavy_module_at_run_time():
+    """Every pyrunc module imported in a fresh interpreter pulls in nothing forbidden."""
+    modules = sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts)
+        for p in (REPO / "runc").rglob("*.py") if p.parent.name != "schema"
+    )
+    probe = ("import importlib, sys\n"
+             f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert loaded & (FORBIDDEN_IN_PER_CONTAINER | {"google", "jsonschema", "fastjsonschema", "dataclasses", "argparse"}) == set()
