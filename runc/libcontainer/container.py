@@ -118,6 +118,7 @@ class Container:
                 Status.PAUSED: "cannot start an already running container",
             }[status])
         _open_exec_fifo(os.path.join(self.directory, EXEC_FIFO), self.pid, self.state["init_process_start"])
+        log.debug(f"started container {self.id}")
         hooks = self.config.get("hooks", {}).get("poststart", [])
         if hooks:
             from . import hooks as hook_runner
@@ -156,6 +157,7 @@ class Container:
         if not status.deletable_without_force and not force:
             raise errdefs.FailedPrecondition(f"cannot delete container {self.id} that is not stopped: {status.value}")
         if status is not Status.STOPPED:
+            log.debug(f"deleting {status.value} container {self.id}: killing it first")
             self.signal(signals.SIGKILL, all_processes=not self.owns_pid_namespace())
             self._wait_until_stopped(timeout=10.0)
         self.destroy(log)
@@ -177,6 +179,7 @@ class Container:
                 self.cgroup.signal_all(signals.SIGKILL)
             self.cgroup.destroy()
         remove_directory(self.directory)
+        log.debug(f"removed container {self.id}")
         hooks = self.config.get("hooks", {}).get("poststop", [])
         if hooks:
             from . import hooks as hook_runner
@@ -325,6 +328,7 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
         raise
     if opts.pid_file:
         write_pid_file(opts.pid_file, launch.pid)
+    log.debug(f"created container {container_id}: init pid {launch.pid}, cgroup {container.state['cgroup']}")
     return container
 
 
@@ -524,6 +528,7 @@ def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:
         raise
     if opts.pid_file:
         write_pid_file(opts.pid_file, launch.pid)
+    log.debug(f"exec in container {c.id}: pid {launch.pid}, args {process['args']}")
     return launch.pid
 
 

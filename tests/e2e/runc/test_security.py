@@ -85,3 +85,15 @@ def test_log_file_records_errors_as_json(runtime, bundle, tmp_path):
     entry = json.loads(log.read_text().splitlines()[-1])
     assert entry["level"] == "error" and "/nope" in entry["msg"] and entry["time"].endswith("Z")
     assert entry["kind"] == "NotFound"
+
+
+@pytest.mark.pyrunc_only
+def test_debug_log(runtime, bundle, tmp_path):
+    log = tmp_path / "debug.log"
+    done = subprocess.run([runtime.binary, "--root", str(runtime.root), "--log", str(log), "--debug",
+                           "run", "--bundle", str(bundle.path), bundle.id], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    assert f'level=debug msg="created container {bundle.id}: init pid' in text
+    assert f'msg="started container {bundle.id}"' in text
+    assert f'msg="removed container {bundle.id}"' in text
