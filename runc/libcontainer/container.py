@@ -320,7 +320,7 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
         "owner": _owner_name(),
         "config": config,
     })
-    launch = _Launch(container, log, creating=True)
+    launch = _Launch(container, creating=True)
     try:
         _create_init(container, opts, launch, log)
     except BaseException:
@@ -391,9 +391,8 @@ class _Launch:
     """One fork of a container process, for `create` (the init) or `exec`, and everything
     made on the way, so a failure can undo exactly that."""
 
-    def __init__(self, container: Container, log, *, creating: bool):
+    def __init__(self, container: Container, *, creating: bool):
         self.container = container
-        self.log = log
         self.creating = creating
         self.intermediate_pid = 0
         self.pid = 0
@@ -518,7 +517,7 @@ def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:
         preserve_fds=opts.preserve_fds,
         runtime_exe=_runtime_exe(),
     )
-    launch = _Launch(c, log, creating=False)
+    launch = _Launch(c, creating=False)
     try:
         prepare_process(plan, c.config, log)
         console_conn = connect_console(plan, opts.console_socket, opts.console_pair)
