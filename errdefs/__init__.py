@@ -4,8 +4,8 @@ Each layer raises one of these kinds with a clear message; the kind alone decide
 error crosses a boundary (a gRPC status, an HTTP status, a CLI exit code), and that
 translation happens only at the edges, never in the code that raises.
 
-The set mirrors containerd's errdefs so a kind survives a round trip through containerd's
-own wire codes unchanged.
+The set mirrors containerd's errdefs. On gRPC (and ttrpc) a kind travels as a status code,
+as containerd maps them; Conflict and NotModified share FailedPrecondition's code there.
 """
 
 
@@ -113,3 +113,40 @@ def kind_of(exc: BaseException) -> str:
     if isinstance(exc, FileExistsError):
         return AlreadyExists.kind
     return Unknown.kind
+
+
+# gRPC status codes (the same numbers on ttrpc), kind by kind, as containerd maps them
+# (pkg/errgrpc). Kept as plain numbers so the shim can map errors without importing grpc.
+GRPC_CODES = {
+    Canceled.kind: 1,
+    Unknown.kind: 2,
+    InvalidArgument.kind: 3,
+    DeadlineExceeded.kind: 4,
+    NotFound.kind: 5,
+    AlreadyExists.kind: 6,
+    PermissionDenied.kind: 7,
+    ResourceExhausted.kind: 8,
+    FailedPrecondition.kind: 9,
+    Conflict.kind: 9,
+    NotModified.kind: 9,
+    Aborted.kind: 10,
+    OutOfRange.kind: 11,
+    NotImplemented.kind: 12,
+    Internal.kind: 13,
+    Unavailable.kind: 14,
+    DataLoss.kind: 15,
+    Unauthenticated.kind: 16,
+}
+_KIND_OF_GRPC_CODE = {
+    1: Canceled, 2: Unknown, 3: InvalidArgument, 4: DeadlineExceeded, 5: NotFound, 6: AlreadyExists,
+    7: PermissionDenied, 8: ResourceExhausted, 9: FailedPrecondition, 10: Aborted, 11: OutOfRange,
+    12: NotImplemented, 13: Internal, 14: Unavailable, 15: DataLoss, 16: Unauthenticated,
+}
+
+
+def grpc_code(exc: BaseException) -> int:
+    return GRPC_CODES[kind_of(exc)]
+
+
+def from_grpc_code(code: int, message: str) -> Error:
+    return _KIND_OF_GRPC_CODE.get(code, Unknown)(message)
