@@ -67,3 +67,12 @@ def test_pyrunc_loads_no_heavy_module_at_run_time():
     loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
                                 check=True).stdout.split())
     assert loaded & (FORBIDDEN_IN_PER_CONTAINER | {"google", "jsonschema", "fastjsonschema", "dataclasses", "argparse"}) == set()
+
+
+def test_the_shim_loads_no_grpc():
+    """What a shim process imports (the fork server imports it all once) stays free of grpc."""
+    probe = "import sys, shim.serve, shim.__main__; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert loaded & FORBIDDEN_IN_PER_CONTAINER == set()
+    assert "google" in loaded  # protobuf, for the ttrpc wire

@@ -1,0 +1,116 @@
+"""The one place the shim collects exited children.
+
+The shim is a child subreaper: when pyrunc create exits, the container's init is re-parented
+to it, and so is every orphan of the container without a pid namespace of its own. One
+thread waits for SIGCHLD and reaps *every* child with waitpid(-1); each exit goes to every
+subscriber. Whoever starts a child subscribes *before* starting it, so an exit that comes
+before the starter even knows the pid is not lost (runtime-stack.md §9.1-§9.2).
+
+Never Popen.wait or os.waitpid(pid) elsewhere: a second reaper steals exits, and Popen turns
+the resulting ECHILD into status 0 (a failed `pyrunc create` would look like success).
+"""
+import os
+import signal
+import threading
+import time
+
+
+def exit_code(wait_status: int) -> int:
+    """128+N for signal N: the convention every layer of the stack shares."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+class Exit:
+    __slots__ = ("pid", "status", "timestamp")
+
+    def __init__(self, pid: int, status: int, timestamp: float):
+        self.pid = pid
+        self.status = status
+        self.timestamp = timestamp  # time.time() when reaped: when the process exited, near enough
+
+
+class Subscription:
+    """Every exit reaped while subscribed, in order."""
+
+    def __init__(self, reaper: "Reaper"):
+        self._reaper = reaper
+        self._exits: list[Exit] = []
+        self._changed = threading.Condition(reaper.lock)
+
+    def _deliver(self, exit: Exit) -> None:  # called with the reaper's lock held
+        self._exits.append(exit)
+        self._changed.notify_all()
+
+    def exits(self) -> list[Exit]:
+        with self._changed:
+            return list(self._exits)
+
+    def wait_for(self, pid: int, timeout: float | None = None) -> Exit:
+        """Block until `pid` has exited; its Exit."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for exit in self._exits:
+                    if exit.pid == pid:
+                        return exit
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"process {pid} did not exit within {timeout}s")
+                self._changed.wait(remaining)
+
+    def close(self) -> None:
+        self._reaper.unsubscribe(self)
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+class Reaper:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []
+        self._listeners = []  # callables(Exit), called outside the lock, in reaping order
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self)
+        with self.lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self.lock:
+            self._subscriptions.remove(subscription)
+
+    def on_exit(self, listener) -> None:
+        """Call `listener(exit)` for every exit, from the reaper thread."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Block SIGCHLD in this thread (call from the main thread before starting any
+        other thread, so all inherit the mask) and reap in a daemon thread."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        threading.Thread(target=self._loop, name="reaper", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            signal.sigwait({signal.SIGCHLD})
+            self.reap()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            exit = Exit(pid, exit_code(wait_status), time.time())
+            with self.lock:
+                for subscription in self._subscriptions:
+                    subscription._deliver(exit)
+            for listener in self._listeners:
+                listener(exit)

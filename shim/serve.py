@@ -1,0 +1,80 @@
+"""The long-lived shim: one per container, forked by the fork server.
+
+It makes itself a child subreaper (so the container's init becomes its child once pyrunc
+exits), starts the reaper, serves containerd.task.v2.Task over ttrpc on the listening socket
+`shim start` made, and exits once its task is deleted and containerd says Shutdown.
+"""
+import os
+import socket
+import sys
+import threading
+
+import errdefs
+from protos import shim_pb2, ttrpc
+
+from .publisher import Publisher
+from .reaper import Reaper
+from .service import TaskService
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _map_error(exc: BaseException):
+    """errdefs kind -> ttrpc status, at this edge only."""
+    if isinstance(exc, (errdefs.Error, OSError)):
+        return errdefs.grpc_code(exc), str(exc)
+    return None
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _redirect_stdio(bundle: str) -> None:
+    """stdin/stdout to /dev/null; stderr to the bundle's `log` FIFO when containerd made one
+    (it reads the shim's log from there), else /dev/null. O_RDWR: a FIFO opened so never
+    blocks and never raises EPIPE while containerd is away."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    log = os.path.join(bundle, "log")
+    if os.path.exists(log):
+        fd = os.open(log, os.O_RDWR)
+        os.dup2(fd, 2)
+        os.close(fd)
+    else:
+        os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def run(request: dict, listener_fd: int) -> None:
+    """Serve until shut down. `request` is what `shim start` sent (see __main__.start)."""
+    bundle = request["bundle"]
+    os.chdir(bundle)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    _redirect_stdio(bundle)
+    _become_subreaper()
+    reaper = Reaper()
+    reaper.start()  # before any other thread: they all inherit SIGCHLD blocked
+    done = threading.Event()
+    publisher = Publisher(request["ttrpc_address"], request["namespace"])
+    service = TaskService(namespace=request["namespace"], bundle=bundle, runtime_root=request["runtime_root"],
+                          runtime_binary=request["runtime_binary"], reaper=reaper, publisher=publisher,
+                          on_shutdown=done.set)
+    server = ttrpc.Server(error_mapper=_map_error)
+    server.register_service(shim_pb2.DESCRIPTOR.services_by_name["Task"], service)
+    listener = socket.socket(fileno=listener_fd)
+    server.start(listener)
+    done.wait()
+    # Shutdown is called from a handler: stop the server from here, after its answer left.
+    server.shutdown(timeout=5)
+    publisher.drain(timeout=5)
+    try:
+        os.unlink(request["socket_path"])
+    except FileNotFoundError:
+        pass
+    sys.stderr.flush()

@@ -1,0 +1,279 @@
+"""Our shim, driven over ttrpc exactly as containerd drives it: `start` from the bundle, then
+containerd.task.v2.Task calls; its events arrive at a stand-in for containerd's ttrpc
+Events service."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from protos import event_types_pb2, shim_pb2, ttrpc, ttrpc_events_pb2, typeurl
+from runc.commands.spec import default_spec
+from tests.fixtures.bundle import VENV_BIN
+
+pytestmark = pytest.mark.root
+
+TASK = "containerd.task.v2.Task"
+SHIM = str(VENV_BIN / "pycontainerd-shim")
+
+
+class FakeContainerd:
+    """containerd's side of the shim: the Events.Forward ttrpc service, recording envelopes."""
+
+    def __init__(self, directory: Path):
+        self.address = str(directory / "containerd.sock")
+        self.events: list[tuple[str, object]] = []
+        self.arrived = threading.Condition()
+        self.server = ttrpc.Server()
+        self.server.register("containerd.services.events.ttrpc.v1.Events", "Forward", self._forward,
+                             ttrpc_events_pb2.ForwardRequest)
+        self.server.start(ttrpc.listen(self.address + ".ttrpc"))
+
+    def _forward(self, request, context):
+        with self.arrived:
+            self.events.append((request.envelope.topic, typeurl.unpack(request.envelope.event)))
+            self.arrived.notify_all()
+
+    def wait_for(self, topic: str, count: int = 1, timeout: float = 10):
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while len([e for t, e in self.events if t == topic]) < count:
+                assert self.arrived.wait(deadline - time.monotonic()), (topic, self.events)
+        return [e for t, e in self.events if t == topic]
+
+    def topics(self) -> list[str]:
+        with self.arrived:
+            return [t for t, _ in self.events]
+
+
+@pytest.fixture
+def daemon_dir():
+    path = Path(tempfile.mkdtemp(prefix="pydocker-test-"))
+    yield path
+    for pid_file in list((path / "s").glob("forkserver-*.pid")) if (path / "s").is_dir() else []:
+        _kill(int(pid_file.read_text()))
+    shutil.rmtree(path)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture
+def containerd(daemon_dir):
+    fake = FakeContainerd(daemon_dir)
+    yield fake
+    fake.server.close()
+
+
+class ShimTask:
+    def __init__(self, daemon_dir: Path, containerd: FakeContainerd, bundle: Path, container_id: str):
+        self.daemon_dir = daemon_dir
+        self.containerd = containerd
+        self.bundle = bundle
+        self.id = container_id
+        done = subprocess.run([SHIM, "-namespace", "testns", "-address", containerd.address, "-publish-binary", "/bin/true",
+                               "-id", container_id, "start"], cwd=bundle, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "TTRPC_ADDRESS": containerd.address + ".ttrpc"})
+        assert done.returncode == 0, done.stderr
+        self.address = done.stdout.strip()
+        assert self.address.startswith("unix:///")
+        self.shim_pid = int((bundle / "shim.pid").read_text())
+        self.client = ttrpc.Client(self.address.removeprefix("unix://"))
+        self.task = self.client.stub(shim_pb2.DESCRIPTOR.services_by_name["Task"])
+
+    def close(self):
+        self.client.close()
+        _kill(self.shim_pid)
+        subprocess.run([VENV_BIN / "pyrunc", "--root", str(self.daemon_dir / "pyrunc" / "testns"), "delete", "--force", self.id],
+                       capture_output=True)
+
+
+@pytest.fixture
+def shim_task(daemon_dir, containerd, busybox_rootfs, cgroup_parent):
+    tasks = []
+
+    def make(args, **process):
+        container_id = f"t{len(tasks)}"
+        bundle = daemon_dir / "bundles" / container_id
+        bundle.mkdir(parents=True)
+        shutil.copytree(busybox_rootfs, bundle / "rootfs", symlinks=True)
+        config = default_spec()
+        config["process"].update(terminal=False, args=args, **process)
+        config["root"]["readonly"] = False
+        config["linux"]["cgroupsPath"] = f"{cgroup_parent}/{container_id}"
+        (bundle / "config.json").write_text(json.dumps(config))
+        task = ShimTask(daemon_dir, containerd, bundle, container_id)
+        tasks.append(task)
+        return task
+
+    yield make
+    for task in tasks:
+        task.close()
+
+
+def fifo(directory: Path, name: str) -> Path:
+    path = directory / name
+    os.mkfifo(path)
+    return path
+
+
+def read_fifo(path: Path, fd_holder: list) -> int:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fd_holder.append(fd)
+    return fd
+
+
+def drain(fd: int, until: bytes, timeout: float = 10) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while until not in data and time.monotonic() < deadline:
+        try:
+            data += os.read(fd, 4096)
+        except BlockingIOError:
+            time.sleep(0.01)
+    return data
+
+
+def test_lifecycle_exit_code_and_events(shim_task, containerd):
+    t = shim_task(["sh", "-c", "echo out-line; echo err-line >&2; exit 7"])
+    out, err = fifo(t.bundle, "stdout"), fifo(t.bundle, "stderr")
+    fds = []
+    out_fd, err_fd = read_fifo(out, fds), read_fifo(err, fds)
+    try:
+        created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), stdout=str(out), stderr=str(err)))
+        assert created.pid > 0
+        state = t.task.State(shim_pb2.StateRequest(id=t.id))
+        assert state.status == 1 and state.pid == created.pid and state.stdout == str(out)
+        started = t.task.Start(shim_pb2.StartRequest(id=t.id))
+        assert started.pid == created.pid
+        waited = t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
+        assert waited.exit_status == 7
+        assert drain(out_fd, b"out-line\n") == b"out-line\n"
+        assert drain(err_fd, b"err-line\n") == b"err-line\n"
+        assert t.task.State(shim_pb2.StateRequest(id=t.id)).status == 3
+        deleted = t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+        assert deleted.exit_status == 7 and deleted.pid == created.pid
+        exit_event = containerd.wait_for("/tasks/exit")[0]
+        assert (exit_event.container_id, exit_event.id, exit_event.exit_status) == (t.id, t.id, 7)
+        containerd.wait_for("/tasks/delete")
+        assert containerd.topics() == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]
+        assert json.loads((t.bundle / "init.exit").read_text())["exit_status"] == 7
+        t.task.Shutdown(shim_pb2.ShutdownRequest(id=t.id))
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{t.shim_pid}") and open(f"/proc/{t.shim_pid}/stat").read().split()[2] != "Z":
+            assert time.monotonic() < deadline, "the shim did not exit after Shutdown"
+            time.sleep(0.02)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_the_shim_is_the_containers_parent_and_survives_its_starter(shim_task):
+    t = shim_task(["sleep", "300"])
+    created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    ppid = int(open(f"/proc/{created.pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    assert ppid == t.shim_pid
+    # Its own session: not in the process group of whoever ran `start`.
+    assert os.getsid(t.shim_pid) == t.shim_pid
+    connect = t.task.Connect(shim_pb2.ConnectRequest(id=t.id))
+    assert (connect.shim_pid, connect.task_pid) == (t.shim_pid, created.pid)
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 137
+
+
+def test_exec_exits_before_init(shim_task, containerd):
+    t = shim_task(["sleep", "300"])
+    t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    out = fifo(t.bundle, "exec-out")
+    fds = []
+    out_fd = read_fifo(out, fds)
+    try:
+        process = {"args": ["sh", "-c", "echo from-exec; sleep 300"], "cwd": "/", "env": ["PATH=/bin:/usr/bin"],
+                   "user": {"uid": 0, "gid": 0}}
+        spec = {"type_url": "types.containerd.io/opencontainers/runtime-spec/1/Process", "value": json.dumps(process).encode()}
+        t.task.Exec(shim_pb2.ExecProcessRequest(id=t.id, exec_id="e1", stdout=str(out), spec=spec))
+        started = t.task.Start(shim_pb2.StartRequest(id=t.id, exec_id="e1"))
+        assert drain(out_fd, b"from-exec\n") == b"from-exec\n"
+        assert t.task.State(shim_pb2.StateRequest(id=t.id, exec_id="e1")).pid == started.pid
+        # Killing the init tears the pid namespace down: the exec dies too, and its exit comes first.
+        t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+        assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 137
+        exits = containerd.wait_for("/tasks/exit", count=2)
+        assert [e.id for e in exits] == ["e1", t.id]
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id, exec_id="e1"))
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_kill_pause_resume_pids_and_errors(shim_task):
+    t = shim_task(["sleep", "300"])
+    created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    assert [p.pid for p in t.task.Pids(shim_pb2.PidsRequest(id=t.id)).processes] == [created.pid]
+    t.task.Pause(shim_pb2.PauseRequest(id=t.id))
+    assert t.task.State(shim_pb2.StateRequest(id=t.id)).status == 4
+    t.task.Resume(shim_pb2.ResumeRequest(id=t.id))
+    with pytest.raises(ttrpc.RPCError) as info:
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+    assert info.value.code == ttrpc.Code.FAILED_PRECONDITION
+    with pytest.raises(ttrpc.RPCError) as info:
+        t.task.State(shim_pb2.StateRequest(id=t.id, exec_id="nope"))
+    assert info.value.code == ttrpc.Code.NOT_FOUND
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=15))
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
+    with pytest.raises(ttrpc.RPCError) as info:
+        t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    assert info.value.code == ttrpc.Code.NOT_FOUND
+    t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+
+
+def test_events_wait_for_containerd_to_come_back(shim_task, containerd, daemon_dir):
+    """An exit while containerd is away is delivered once it listens again."""
+    t = shim_task(["sh", "-c", "sleep 1; exit 3"])
+    t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    containerd.server.close()
+    os.unlink(containerd.address + ".ttrpc")
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 3
+    time.sleep(0.5)
+    back = FakeContainerd(daemon_dir)
+    try:
+        exit_event = back.wait_for("/tasks/exit", timeout=15)[0]
+        assert exit_event.exit_status == 3
+        # Nothing lost, nothing repeated, nothing out of order across the gap.
+        assert containerd.topics() + back.topics() == ["/tasks/create", "/tasks/start", "/tasks/exit"]
+    finally:
+        back.server.close()
+
+
+def test_delete_after_a_dead_shim(shim_task):
+    t = shim_task(["sleep", "300"])
+    created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    t.client.close()
+    os.kill(t.shim_pid, signal.SIGKILL)
+    done = subprocess.run([SHIM, "-namespace", "testns", "-address", t.containerd.address, "-publish-binary", "/bin/true",
+                           "-id", t.id, "-bundle", str(t.bundle), "delete"], cwd=t.bundle, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    response = shim_pb2.DeleteResponse.FromString(done.stdout)
+    assert response.exit_status == 137
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{created.pid}") and open(f"/proc/{created.pid}/stat").read().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the container outlived its dead shim's cleanup"
+        time.sleep(0.02)
