@@ -12,13 +12,11 @@ _FLAGS = {"ro": 0x1, "rw": 0, "nosuid": 0x2, "nodev": 0x4, "noexec": 0x8, "bind"
           "remount": 0x20, "noatime": 0x400, "relatime": 1 << 21}
 _MNT_DETACH = 0x2
 
-_libc = None
+# Made at import, so the fork server makes it once and every shim shares it.
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
+def libc():
     return _libc
 
 
@@ -37,7 +35,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
             if fstype == "bind":
                 flags |= _FLAGS["bind"]
                 fstype = None
-            result = _lib().mount(os.fsencode(m.get("source") or "none"), os.fsencode(target),
+            result = libc().mount(os.fsencode(m.get("source") or "none"), os.fsencode(target),
                                   os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags),
                                   ",".join(data).encode() or None)
             if result != 0:
@@ -46,7 +44,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
             done += 1
             if flags & _FLAGS["bind"] and flags & _FLAGS["ro"]:
                 # A bind mount ignores ro until remounted.
-                _lib().mount(None, os.fsencode(target), None, ctypes.c_ulong(flags | _FLAGS["remount"]), None)
+                libc().mount(None, os.fsencode(target), None, ctypes.c_ulong(flags | _FLAGS["remount"]), None)
     except BaseException:
         for _ in range(done):
             unmount(target)
@@ -55,7 +53,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
 
 def unmount(target: str) -> None:
     """Detach whatever is mounted on `target` (all layers), tolerating nothing mounted."""
-    while _lib().umount2(os.fsencode(target), _MNT_DETACH) == 0:
+    while libc().umount2(os.fsencode(target), _MNT_DETACH) == 0:
         pass
     err = ctypes.get_errno()
     if err not in (22, 2):  # EINVAL: not a mount point (any more); ENOENT: no such path

@@ -22,6 +22,7 @@ import threading
 import errdefs
 
 from . import mounts
+from .ioloop import IOLoop
 from .runc import Runc
 from .stdio import ProcessIO, Stdio
 
@@ -29,7 +30,8 @@ CREATED, RUNNING, STOPPED, PAUSED = "created", "running", "stopped", "paused"
 
 
 class Process:
-    def __init__(self, process_id: str, container_id: str, stdio: Stdio, runc: Runc, bundle: str, namespace: str):
+    def __init__(self, process_id: str, container_id: str, stdio: Stdio, runc: Runc, bundle: str, namespace: str,
+                 loop: IOLoop):
         self.id = process_id
         self.container_id = container_id
         self.stdio = stdio
@@ -39,7 +41,7 @@ class Process:
         self.status = CREATED
         self.exit_status = 0
         self.exited_at = 0.0
-        self.io = ProcessIO(stdio, namespace, container_id)
+        self.io = ProcessIO(stdio, namespace, container_id, loop)
         self._exited = threading.Event()
 
     @property
@@ -127,9 +129,9 @@ class Process:
 class Init(Process):
     """The container's first process; its life is the container's."""
 
-    def __init__(self, container_id: str, stdio: Stdio, runc: Runc, bundle: str, namespace: str,
+    def __init__(self, container_id: str, stdio: Stdio, runc: Runc, bundle: str, namespace: str, loop: IOLoop,
                  rootfs_mounts: list[dict], *, no_pivot: bool, no_new_keyring: bool, owns_pid_namespace: bool):
-        super().__init__(container_id, container_id, stdio, runc, bundle, namespace)
+        super().__init__(container_id, container_id, stdio, runc, bundle, namespace, loop)
         self.rootfs_mounts = rootfs_mounts
         self.no_pivot = no_pivot
         self.no_new_keyring = no_new_keyring
@@ -209,8 +211,8 @@ class Exec(Process):
     """A process run inside the container by `runc exec`, registered by Exec and run by Start."""
 
     def __init__(self, exec_id: str, container_id: str, stdio: Stdio, runc: Runc, bundle: str, namespace: str,
-                 spec: dict):
-        super().__init__(exec_id, container_id, stdio, runc, bundle, namespace)
+                 loop: IOLoop, spec: dict):
+        super().__init__(exec_id, container_id, stdio, runc, bundle, namespace, loop)
         self.spec = spec
 
     def start(self) -> None:

@@ -24,7 +24,7 @@ class Publisher:
         self._queue: collections.deque = collections.deque()
         self._ready = threading.Condition()
         self._client: ttrpc.Client | None = None
-        threading.Thread(target=self._send_loop, name="publisher", daemon=True).start()
+        self._sending = False  # a sender thread runs only while events wait: an idle shim has none
 
     def publish(self, topic: str, event) -> None:
         envelope = events_pb2.Envelope(timestamp=timestamp_pb2.Timestamp(), namespace=self.namespace, topic=topic,
@@ -32,7 +32,9 @@ class Publisher:
         envelope.timestamp.GetCurrentTime()
         with self._ready:
             self._queue.append(envelope)
-            self._ready.notify()
+            if not self._sending:
+                self._sending = True
+                threading.Thread(target=self._send_loop, name="publisher", daemon=True).start()
 
     def drain(self, timeout: float) -> bool:
         """Wait until every event was delivered (before the shim exits); False on timeout."""
@@ -49,8 +51,10 @@ class Publisher:
         delay = 0.05
         while True:
             with self._ready:
-                while not self._queue:
-                    self._ready.wait()
+                if not self._queue:
+                    self._sending = False
+                    self._disconnect()
+                    return
                 envelope = self._queue[0]
             try:
                 self._forward(envelope)

@@ -4,7 +4,8 @@ The shim is a child subreaper: when pyrunc create exits, the container's init is
 to it, and so is every orphan of the container without a pid namespace of its own. One
 thread waits for SIGCHLD and reaps *every* child with waitpid(-1); each exit goes to every
 subscriber. Whoever starts a child subscribes *before* starting it, so an exit that comes
-before the starter even knows the pid is not lost (runtime-stack.md §9.1-§9.2).
+before the starter even knows the pid is not lost (runtime-stack.md §9.1-§9.2). The shim's
+main thread is the reaper: an idle shim then has no thread but those it needs to serve.
 
 Never Popen.wait or os.waitpid(pid) elsewhere: a second reaper steals exits, and Popen turns
 the resulting ECHILD into status 0 (a failed `pyrunc create` would look like success).
@@ -13,6 +14,14 @@ import os
 import signal
 import threading
 import time
+
+_SIGNALS = {signal.SIGCHLD, signal.SIGUSR1}
+
+
+def block_signals() -> None:
+    """Block the signals the reaper waits for, in this thread and (so call it before they
+    start) every thread it starts; only the reaper's sigwait then receives them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
 
 
 def exit_code(wait_status: int) -> int:
@@ -74,6 +83,7 @@ class Reaper:
         self.lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._listeners = []  # callables(Exit), called outside the lock, in reaping order
+        self._main_thread = threading.get_ident()  # made by, and run() in, the shim's main thread
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(self)
@@ -86,19 +96,21 @@ class Reaper:
             self._subscriptions.remove(subscription)
 
     def on_exit(self, listener) -> None:
-        """Call `listener(exit)` for every exit, from the reaper thread."""
+        """Call `listener(exit)` for every exit, from the reaper's thread: it must not block,
+        and above all not wait for another exit, which only this thread can reap."""
         self._listeners.append(listener)
 
-    def start(self) -> None:
-        """Block SIGCHLD in this thread (call from the main thread before starting any
-        other thread, so all inherit the mask) and reap in a daemon thread."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-        threading.Thread(target=self._loop, name="reaper", daemon=True).start()
+    def run(self, until: threading.Event) -> None:
+        """Reap in the calling thread (the shim's main thread) until `until` is set and
+        wake() is called. SIGCHLD must already be blocked in every thread (block_signals(),
+        called before any other thread starts), so that sigwait here receives it."""
+        while not until.is_set():
+            if signal.sigwait(_SIGNALS) == signal.SIGCHLD:
+                self.reap()
 
-    def _loop(self) -> None:
-        while True:
-            signal.sigwait({signal.SIGCHLD})
-            self.reap()
+    def wake(self) -> None:
+        """Have run() look at its stop event now."""
+        signal.pthread_kill(self._main_thread, signal.SIGUSR1)
 
     def reap(self) -> None:
         while True:

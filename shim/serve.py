@@ -4,6 +4,7 @@ It makes itself a child subreaper (so the container's init becomes its child onc
 exits), starts the reaper, serves containerd.task.v2.Task over ttrpc on the listening socket
 `shim start` made, and exits once its task is deleted and containerd says Shutdown.
 """
+import ctypes
 import os
 import socket
 import sys
@@ -12,8 +13,9 @@ import threading
 import errdefs
 from protos import shim_pb2, ttrpc
 
+from . import mounts
 from .publisher import Publisher
-from .reaper import Reaper
+from .reaper import Reaper, block_signals
 from .service import TaskService
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -27,9 +29,7 @@ def _map_error(exc: BaseException):
 
 
 def _become_subreaper() -> None:
-    import ctypes
-
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if mounts.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
@@ -58,18 +58,23 @@ def run(request: dict, listener_fd: int) -> None:
     os.environ.update(request["env"])
     _redirect_stdio(bundle)
     _become_subreaper()
+    block_signals()  # before any other thread starts: they all inherit the mask
     reaper = Reaper()
-    reaper.start()  # before any other thread: they all inherit SIGCHLD blocked
     done = threading.Event()
+
+    def shut_down() -> None:
+        done.set()
+        reaper.wake()
+
     publisher = Publisher(request["ttrpc_address"], request["namespace"])
     service = TaskService(namespace=request["namespace"], bundle=bundle, runtime_root=request["runtime_root"],
                           runtime_binary=request["runtime_binary"], reaper=reaper, publisher=publisher,
-                          on_shutdown=done.set)
+                          on_shutdown=shut_down)
     server = ttrpc.Server(error_mapper=_map_error)
     server.register_service(shim_pb2.DESCRIPTOR.services_by_name["Task"], service)
     listener = socket.socket(fileno=listener_fd)
     server.start(listener)
-    done.wait()
+    reaper.run(until=done)
     # Shutdown is called from a handler: stop the server from here, after its answer left.
     server.shutdown(timeout=5)
     publisher.drain(timeout=5)

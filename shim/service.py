@@ -21,6 +21,7 @@ from protos import event_types_pb2 as events
 from protos import runc_options_pb2, shim_pb2, task_pb2, typeurl
 
 from .process import CREATED, PAUSED, RUNNING, STOPPED, Exec, Init, Process, read_exit_file
+from .ioloop import IOLoop
 from .reaper import Exit, Reaper
 from .runc import Runc
 from .stdio import Stdio
@@ -49,6 +50,7 @@ class TaskService:
         self.reaper = reaper
         self.publisher = publisher
         self.on_shutdown = on_shutdown
+        self.loop = IOLoop()
         self.init: Init | None = None
         self.execs: dict[str, Exec] = {}
         self.lock = threading.RLock()
@@ -97,6 +99,10 @@ class TaskService:
         if running_execs is None:
             self._exited(process, exit)
             return
+        # Not here, in the reaper's thread: what follows waits for other exits.
+        threading.Thread(target=self._init_exited, args=(exit, running_execs), daemon=True).start()
+
+    def _init_exited(self, exit: Exit, execs: list[Exec]) -> None:
         if not self.init.owns_pid_namespace:
             # Without a pid namespace of its own, the container's other processes would
             # outlive its init: kill them, as containerd's shim does.
@@ -104,9 +110,6 @@ class TaskService:
                 self.init.runc.kill(self.init.container_id, 9, all_processes=True)
             except errdefs.Error:
                 pass
-        threading.Thread(target=self._init_exited_after_execs, args=(exit, running_execs), daemon=True).start()
-
-    def _init_exited_after_execs(self, exit: Exit, execs: list[Exec]) -> None:
         for exec_process in execs:
             try:
                 exec_process.wait(timeout=10)
@@ -132,7 +135,7 @@ class TaskService:
             with open(os.path.join(request.bundle or self.bundle, "config.json")) as f:
                 spec = json.load(f)
             init = Init(request.id, Stdio(request.stdin, request.stdout, request.stderr, request.terminal),
-                        self._runc(options), request.bundle or self.bundle, self.namespace,
+                        self._runc(options), request.bundle or self.bundle, self.namespace, self.loop,
                         [{"type": m.type, "source": m.source, "options": list(m.options)} for m in request.rootfs],
                         no_pivot=bool(options and options.no_pivot_root),
                         no_new_keyring=bool(options and options.no_new_keyring),
@@ -189,7 +192,7 @@ class TaskService:
             spec = json.loads(request.spec.value)
             self.execs[request.exec_id] = Exec(
                 request.exec_id, request.id, Stdio(request.stdin, request.stdout, request.stderr, request.terminal),
-                init.runc, init.bundle, self.namespace, spec)
+                init.runc, init.bundle, self.namespace, self.loop, spec)
         self.publisher.publish("/tasks/exec-added", events.TaskExecAdded(container_id=request.id,
                                                                          exec_id=request.exec_id))
         return empty_pb2.Empty()

@@ -5,18 +5,17 @@ The client names each stream in Create/Exec (containerd's conventions):
   /path or fifo://   a FIFO the client made; the shim opens it and copies through it
   file:///path       the shim appends the stream to that file itself
   binary:///path?k=v a logging program the shim starts, reading the streams on fds 3 and 4
-The process writes into pipes the shim holds; copy threads move the bytes on. The shim
+The process writes into pipes the shim holds; the shim's IO loop moves the bytes on. The shim
 opens a stdout/stderr FIFO read-write, so the FIFO never has "no reader": a client that
 goes away (a restarting daemon) causes no EPIPE, and a new one can open it again.
 With a terminal, the pty master replaces the pipes: one output stream, no stderr.
 """
 import os
-import threading
 import urllib.parse
 
 import errdefs
 
-_CHUNK = 32 * 1024
+from .ioloop import IOLoop
 
 
 class Stdio:
@@ -40,34 +39,11 @@ def _open_sink(uri: str) -> int:
     raise errdefs.InvalidArgument(f"unsupported stdio URI {uri!r}")
 
 
-def _copy(source: int, sink: int, done: threading.Event | None = None, close_sink: bool = True) -> None:
-    try:
-        while True:
-            try:
-                data = os.read(source, _CHUNK)
-            except OSError:  # EIO: the pty has no slave left
-                data = b""
-            if not data:
-                return
-            view = memoryview(data)
-            while view:
-                try:
-                    written = os.write(sink, view)
-                except BrokenPipeError:
-                    return
-                view = view[written:]
-    finally:
-        os.close(source)
-        if close_sink:
-            os.close(sink)
-        if done is not None:
-            done.set()
-
-
 class ProcessIO:
     """The pipes (or pty) of one process and the threads copying them."""
 
-    def __init__(self, stdio: Stdio, namespace: str, container_id: str):
+    def __init__(self, stdio: Stdio, namespace: str, container_id: str, loop: IOLoop):
+        self.loop = loop
         self.stdio = stdio
         self.namespace = namespace
         self.container_id = container_id
@@ -75,8 +51,8 @@ class ProcessIO:
         self._ours_after_start: list[int] = []
         self._pending_outputs: list[tuple[int, str]] = []
         self._stdin_write: int | None = None
-        self._stdin_lock = threading.Lock()
-        self._output_done: list[threading.Event] = []
+        self._stdin_copy = None
+        self._outputs = []
         self._logger_pid: int | None = None
         self.master: int | None = None  # the pty master, with a terminal
 
@@ -148,9 +124,7 @@ class ProcessIO:
         os.close(ready_r)
 
     def _start_output(self, read_end: int, sink: int) -> None:
-        done = threading.Event()
-        self._output_done.append(done)
-        threading.Thread(target=_copy, args=(read_end, sink, done), daemon=True).start()
+        self._outputs.append(self.loop.copy(read_end, sink))
 
     # --- terminal ----------------------------------------------------------------------
     def attach_console(self, master: int) -> None:
@@ -166,29 +140,17 @@ class ProcessIO:
     def _start_stdin(self) -> None:
         # O_RDWR: opening a FIFO read-only would block until the client opens its end.
         source = os.open(self.stdio.stdin, os.O_RDWR | os.O_CLOEXEC)
-        threading.Thread(target=self._copy_stdin, args=(source,), daemon=True).start()
-
-    def _copy_stdin(self, source: int) -> None:
-        try:
-            while data := os.read(source, _CHUNK):
-                with self._stdin_lock:
-                    if self._stdin_write is None:
-                        return
-                    os.write(self._stdin_write, data)
-        except OSError:
-            pass
-        finally:
-            os.close(source)
+        self._stdin_copy = self.loop.copy(source, self._stdin_write)
+        self._stdin_write = None  # the loop's now
 
     def close_stdin(self) -> None:
         """CloseIO: the process reads EOF once what was copied is consumed."""
-        with self._stdin_lock:
-            if self._stdin_write is not None:
-                os.close(self._stdin_write)
-                self._stdin_write = None
+        if self._stdin_copy is not None:
+            self.loop.end(self._stdin_copy)
+            self._stdin_copy = None
 
     def wait_output(self, timeout: float = 10.0) -> None:
         """Until the output copies have drained (the process and all holders of the pipes
         are gone), but never longer than `timeout`, as containerd's shim waits on delete."""
-        for done in self._output_done:
-            done.wait(timeout)
+        for copy in self._outputs:
+            copy.done.wait(timeout)
