@@ -49,7 +49,7 @@ class ProcessIO:
         self.container_id = container_id
         self.runtime_fds: tuple[int, int, int] | None = None  # what the runtime gets as 0, 1, 2
         self._ours_after_start: list[int] = []
-        self._pending_outputs: list[tuple[int, str]] = []
+        self._pending_outputs: list[tuple[int, int, str]] = []  # (1 or 2, read end, uri)
         self._stdin_write: int | None = None
         self._stdin_copy = None
         self._outputs = []
@@ -72,7 +72,7 @@ class ProcessIO:
                 r, w = os.pipe2(os.O_CLOEXEC)
                 fds[index] = w
                 self._ours_after_start.append(w)
-                self._pending_outputs.append((r, uri))
+                self._pending_outputs.append((index, r, uri))
         self.runtime_fds = tuple(fds)
 
     def wire(self) -> None:
@@ -85,26 +85,26 @@ class ProcessIO:
         if self._uses_logging_binary(outputs):
             self._start_logging_binary(outputs)
             return
-        for read_end, uri in outputs:
+        for _, read_end, uri in outputs:
             self._start_output(read_end, _open_sink(uri))
         if self._stdin_write is not None:
             self._start_stdin()
 
     def _uses_logging_binary(self, outputs) -> bool:
-        return any(urllib.parse.urlparse(uri).scheme == "binary" for _, uri in outputs)
+        return any(urllib.parse.urlparse(uri).scheme == "binary" for _, _, uri in outputs)
 
     def _start_logging_binary(self, outputs) -> None:
         """containerd's logging-binary protocol: the program gets stdout on fd 3, stderr on
         fd 4 and a pipe on fd 5 that it closes once it is ready; CONTAINER_ID and
         CONTAINER_NAMESPACE in its environment."""
-        uri = next(uri for _, uri in outputs if urllib.parse.urlparse(uri).scheme == "binary")
+        uri = next(uri for _, _, uri in outputs if urllib.parse.urlparse(uri).scheme == "binary")
         parsed = urllib.parse.urlparse(uri)
         args = [parsed.path]
         for key, values in urllib.parse.parse_qs(parsed.query).items():
             args += [f"--{key}={value}" for value in values]
         streams = {1: None, 2: None}
-        for read_end, stream_uri in outputs:
-            streams[1 if stream_uri == self.stdio.stdout else 2] = read_end
+        for index, read_end, _ in outputs:
+            streams[index] = read_end
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2),

@@ -109,7 +109,7 @@ def shim_task(daemon_dir, containerd, busybox_rootfs, cgroup_parent):
         bundle.mkdir(parents=True)
         shutil.copytree(busybox_rootfs, bundle / "rootfs", symlinks=True)
         config = default_spec()
-        config["process"].update(terminal=False, args=args, **process)
+        config["process"].update({"terminal": False, "args": args, **process})
         config["root"]["readonly"] = False
         config["linux"]["cgroupsPath"] = f"{cgroup_parent}/{container_id}"
         (bundle / "config.json").write_text(json.dumps(config))
@@ -277,3 +277,69 @@ def test_delete_after_a_dead_shim(shim_task):
     while os.path.exists(f"/proc/{created.pid}") and open(f"/proc/{created.pid}/stat").read().split()[2] != "Z":
         assert time.monotonic() < deadline, "the container outlived its dead shim's cleanup"
         time.sleep(0.02)
+
+
+def test_file_uri_stdout_and_stdin_with_closeio(shim_task):
+    t = shim_task(["sh", "-c", "while read line; do echo got:$line; done; echo eof"])
+    log = t.bundle / "logs" / "out.log"
+    stdin = fifo(t.bundle, "stdin")
+    writer = os.open(stdin, os.O_RDWR)
+    try:
+        t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), stdin=str(stdin),
+                                                 stdout=f"file://{log}", stderr=f"file://{log}"))
+        t.task.Start(shim_pb2.StartRequest(id=t.id))
+        os.write(writer, b"one\ntwo\n")
+        deadline = time.monotonic() + 10
+        while "got:two" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        t.task.CloseIO(shim_pb2.CloseIORequest(id=t.id, stdin=True))
+        assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+        assert log.read_text() == "got:one\ngot:two\neof\n"
+    finally:
+        os.close(writer)
+
+
+def test_binary_uri_logging_program(shim_task, tmp_path):
+    logger = tmp_path / "logger.sh"
+    record = tmp_path / "logged"
+    # containerd's protocol: stdout on fd 3, stderr on fd 4, fd 5 closed once ready.
+    logger.write_text(f"#!/bin/sh\nexec 5>&-\necho \"$CONTAINER_NAMESPACE/$CONTAINER_ID $*\" > {record}\n"
+                      f"cat <&3 >> {record}\n")
+    logger.chmod(0o755)
+    t = shim_task(["sh", "-c", "echo to-the-logger"])
+    uri = f"binary://{logger}?tag=x"
+    t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), stdout=uri, stderr=uri))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
+    t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+    deadline = time.monotonic() + 10
+    while "to-the-logger" not in (record.read_text() if record.exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert record.read_text() == f"testns/{t.id} --tag=x\nto-the-logger\n"
+
+
+def test_terminal_and_resize(shim_task):
+    t = shim_task(["sh", "-c", "stty size; read x; stty size"], terminal=True)
+    out, stdin = fifo(t.bundle, "tty-out"), fifo(t.bundle, "tty-in")
+    fds = []
+    out_fd = read_fifo(out, fds)
+    writer = os.open(stdin, os.O_RDWR)
+    fds.append(writer)
+    try:
+        t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), terminal=True, stdin=str(stdin),
+                                                 stdout=str(out)))
+        t.task.ResizePty(shim_pb2.ResizePtyRequest(id=t.id, width=100, height=30))
+        t.task.Start(shim_pb2.StartRequest(id=t.id))
+        assert b"30 100" in drain(out_fd, b"30 100")
+        t.task.ResizePty(shim_pb2.ResizePtyRequest(id=t.id, width=120, height=40))
+        os.write(writer, b"go\n")
+        assert b"40 120" in drain(out_fd, b"40 120")
+        assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
+        assert t.task.State(shim_pb2.StateRequest(id=t.id)).terminal
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+    finally:
+        for fd in fds:
+            os.close(fd)
