@@ -27,13 +27,21 @@ class Copy:
         self.close_sink = close_sink
 
 
+class _Watch:
+    __slots__ = ("fd", "on_ready")
+
+    def __init__(self, fd: int, on_ready):
+        self.fd = fd
+        self.on_ready = on_ready
+
+
 class IOLoop:
     def __init__(self):
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
-        self._added: list[Copy] = []
+        self._added: list = []  # Copy and _Watch items for the loop to register
         self._ending: list[Copy] = []
         self._thread: threading.Thread | None = None
 
@@ -44,11 +52,21 @@ class IOLoop:
         copy = Copy(source, sink, threading.Event(), close_sink)
         with self._lock:
             self._added.append(copy)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="io", daemon=True)
-                self._thread.start()
+            self._start()
         os.write(self._wake_write, b"x")
         return copy
+
+    def _start(self) -> None:  # with the lock held
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="io", daemon=True)
+            self._thread.start()
+
+    def watch(self, fd: int, on_ready) -> None:
+        """Call on_ready() (in the loop's thread; it must not block) each time fd is readable."""
+        with self._lock:
+            self._added.append(_Watch(fd, on_ready))
+            self._start()
+        os.write(self._wake_write, b"x")
 
     def end(self, copy: Copy) -> None:
         """End a copy whose source never ends by itself (a FIFO the shim holds open): what
@@ -62,6 +80,8 @@ class IOLoop:
             for key, events in self._selector.select():
                 if key.data is None:
                     self._adopt_added()
+                elif isinstance(key.data, _Watch):
+                    key.data.on_ready()
                 elif events & selectors.EVENT_WRITE:
                     self._flush(key.data)
                 else:
@@ -75,8 +95,8 @@ class IOLoop:
         with self._lock:
             added, self._added = self._added, []
             ending, self._ending = self._ending, []
-        for copy in added:
-            self._selector.register(copy.source, selectors.EVENT_READ, copy)
+        for item in added:
+            self._selector.register(item.fd if isinstance(item, _Watch) else item.source, selectors.EVENT_READ, item)
         for copy in ending:
             if copy.done.is_set():
                 continue

@@ -21,6 +21,7 @@ from protos import event_types_pb2 as events
 from protos import runc_options_pb2, shim_pb2, task_pb2, typeurl
 
 from .process import CREATED, PAUSED, RUNNING, STOPPED, Exec, Init, Process, read_exit_file
+from . import oom
 from .ioloop import IOLoop
 from .reaper import Exit, Reaper
 from .runc import Runc
@@ -148,6 +149,8 @@ class TaskService:
                 init.create()
                 self.init = init
                 self._started(init, early_exits)
+        oom.watch(init.pid, self.loop, lambda: self.publisher.publish(
+            "/tasks/oom", events.TaskOOM(container_id=request.id)))
         self.publisher.publish("/tasks/create", events.TaskCreate(
             container_id=request.id, bundle=init.bundle, rootfs=request.rootfs, pid=init.pid,
             io=events.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr, terminal=request.terminal)))

@@ -343,3 +343,16 @@ def test_terminal_and_resize(shim_task):
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_oom_event(shim_task, containerd):
+    t = shim_task(["sh", "-c", "sleep 1; dd if=/dev/zero of=/dev/null bs=128M count=1; sleep 300"])
+    config = json.loads((t.bundle / "config.json").read_text())
+    config["linux"]["resources"] = {"memory": {"limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024}}
+    (t.bundle / "config.json").write_text(json.dumps(config))
+    t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    assert containerd.wait_for("/tasks/oom", timeout=20)[0].container_id == t.id
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
+    t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
