@@ -129,9 +129,17 @@ def delete(flags: dict) -> int:
     else:
         # The exit was never seen: report it as containerd does for a dead shim, SIGKILL.
         exited_at.FromNanoseconds(time.time_ns())
-        response = shim_pb2.DeleteResponse(exit_status=128 + 9, exited_at=exited_at)
+        response = shim_pb2.DeleteResponse(pid=_init_pid(bundle), exit_status=128 + 9, exited_at=exited_at)
     sys.stdout.buffer.write(response.SerializeToString())
     return 0
+
+
+def _init_pid(bundle: str) -> int:
+    try:
+        with open(os.path.join(bundle, "init.pid")) as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return 0
 
 
 def main() -> None:

@@ -43,6 +43,9 @@ class Process:
         self.exited_at = 0.0
         self.io = ProcessIO(stdio, namespace, container_id, loop)
         self._exited = threading.Event()
+        # Events keep their order: a start is announced before the exit that may follow it at once.
+        self.start_announced = False
+        self.exit_event = None  # an exit seen before its start was announced
 
     @property
     def exit_file(self) -> str:
@@ -137,6 +140,7 @@ class Init(Process):
         self.no_new_keyring = no_new_keyring
         # Without its own pid namespace, the container's processes outlive its init.
         self.owns_pid_namespace = owns_pid_namespace
+        self.deleted = False
 
     @property
     def rootfs(self) -> str:
@@ -190,9 +194,12 @@ class Init(Process):
         self.status = RUNNING
 
     def delete(self) -> None:
+        if self.deleted:
+            raise errdefs.NotFound(f"container {self.container_id} was already deleted")
         if self.status in (RUNNING, PAUSED):
             raise errdefs.FailedPrecondition(f"cannot delete a {self.status} container: kill it first")
         self.runc.delete(self.container_id, force=True)
+        self.deleted = True
         self.io.wait_output()
         if self.rootfs_mounts:
             mounts.unmount(self.rootfs)

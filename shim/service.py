@@ -21,7 +21,7 @@ from protos import event_types_pb2 as events
 from protos import runc_options_pb2, shim_pb2, task_pb2, typeurl
 
 from .process import CREATED, PAUSED, RUNNING, STOPPED, Exec, Init, Process, read_exit_file
-from . import oom
+from . import metrics, oom
 from .ioloop import IOLoop
 from .reaper import Exit, Reaper
 from .runc import Runc
@@ -30,7 +30,6 @@ from .stdio import Stdio
 _STATUS = {CREATED: task_pb2.CREATED, RUNNING: task_pb2.RUNNING, STOPPED: task_pb2.STOPPED, PAUSED: task_pb2.PAUSED}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 VERSION = "2"  # the shim API version Connect reports
-STATS_TYPE_URL = "types.pydocker.io/pyrunc/stats/1"
 RUNTIME_FILE = "runtime.json"
 
 
@@ -54,9 +53,12 @@ class TaskService:
         self.loop = IOLoop()
         self.init: Init | None = None
         self.execs: dict[str, Exec] = {}
+        # The API's lock: one Create, Exec or Delete at a time. Held while the runtime runs.
         self.lock = threading.RLock()
+        # The exits' lock, which the reaper's thread takes: never held while waiting for
+        # anything, or the reaper would wait for a handler that waits for the reaper.
+        self._exits_lock = threading.Lock()
         self._by_pid: dict[int, Process] = {}
-        self._init_exit: Exit | None = None
         reaper.on_exit(self._on_exit)
 
     # --- helpers ---------------------------------------------------------------------------
@@ -80,7 +82,7 @@ class TaskService:
     def _started(self, process: Process, early_exits) -> None:
         """The process's pid is known: from now on the reaper's exits reach it; an exit that
         came before is in the subscription taken before starting it."""
-        with self.lock:
+        with self._exits_lock:
             self._by_pid[process.pid] = process
         for exit in early_exits.exits():
             if exit.pid == process.pid:
@@ -88,13 +90,12 @@ class TaskService:
 
     # --- exits -----------------------------------------------------------------------------
     def _on_exit(self, exit: Exit) -> None:
-        with self.lock:
+        with self._exits_lock:
             process = self._by_pid.pop(exit.pid, None)
             if process is None:
                 return
             if process is self.init:
-                self._init_exit = exit
-                running_execs = [e for e in self.execs.values() if e.status == RUNNING]
+                running_execs = [e for e in list(self.execs.values()) if e.status == RUNNING]
             else:
                 running_execs = None
         if running_execs is None:
@@ -121,9 +122,23 @@ class TaskService:
     def _exited(self, process: Process, exit: Exit) -> None:
         if not process.set_exited(exit.status, exit.timestamp):
             return
-        self.publisher.publish("/tasks/exit", events.TaskExit(
-            container_id=process.container_id, id=process.id, pid=process.pid, exit_status=exit.status,
-            exited_at=_timestamp(exit.timestamp)))
+        event = events.TaskExit(container_id=process.container_id, id=process.id, pid=process.pid,
+                                exit_status=exit.status, exited_at=_timestamp(exit.timestamp))
+        with self._exits_lock:
+            if not process.start_announced:
+                # It exited before Start could announce it: the exit follows the start event.
+                process.exit_event = event
+                return
+            self.publisher.publish("/tasks/exit", event)
+
+    def _announce_start(self, process: Process, topic: str, event) -> None:
+        """Publish a start, then the exit that may already have happened, in that order."""
+        with self._exits_lock:
+            self.publisher.publish(topic, event)
+            process.start_announced = True
+            exit_event, process.exit_event = process.exit_event, None
+            if exit_event is not None:
+                self.publisher.publish("/tasks/exit", exit_event)
 
     # --- the API ---------------------------------------------------------------------------
     def Create(self, request: shim_pb2.CreateTaskRequest, context) -> shim_pb2.CreateTaskResponse:
@@ -162,11 +177,11 @@ class TaskService:
             with self.reaper.subscribe() as early_exits:
                 process.start()
                 self._started(process, early_exits)
-            self.publisher.publish("/tasks/exec-started", events.TaskExecStarted(
+            self._announce_start(process, "/tasks/exec-started", events.TaskExecStarted(
                 container_id=request.id, exec_id=request.exec_id, pid=process.pid))
         else:
             process.start()
-            self.publisher.publish("/tasks/start", events.TaskStart(container_id=request.id, pid=process.pid))
+            self._announce_start(process, "/tasks/start", events.TaskStart(container_id=request.id, pid=process.pid))
         return shim_pb2.StartResponse(pid=process.pid)
 
     def Delete(self, request: shim_pb2.DeleteRequest, context) -> shim_pb2.DeleteResponse:
@@ -246,12 +261,7 @@ class TaskService:
         return empty_pb2.Empty()
 
     def Stats(self, request: shim_pb2.StatsRequest, context) -> shim_pb2.StatsResponse:
-        stats = self._process(request.id).stats()
-        # runc's `events --stats` JSON: no protobuf schema of ours carries cgroup metrics yet.
-        response = shim_pb2.StatsResponse()
-        response.stats.type_url = STATS_TYPE_URL
-        response.stats.value = json.dumps(stats).encode()
-        return response
+        return shim_pb2.StatsResponse(stats=typeurl.pack(metrics.from_runtime_stats(self._process(request.id).stats())))
 
     def Connect(self, request: shim_pb2.ConnectRequest, context) -> shim_pb2.ConnectResponse:
         return shim_pb2.ConnectResponse(shim_pid=os.getpid(), task_pid=self.init.pid if self.init else 0,
@@ -259,9 +269,9 @@ class TaskService:
 
     def Shutdown(self, request: shim_pb2.ShutdownRequest, context) -> empty_pb2.Empty:
         with self.lock:
-            busy = self.init is not None and (self.init.status != STOPPED or self.execs)
+            busy = self.init is not None and not self.init.deleted
         if busy and not request.now:
-            return empty_pb2.Empty()  # containerd asks after Delete; a live task keeps its shim
+            return empty_pb2.Empty()  # containerd asks after Delete; a task not deleted keeps its shim
         self.on_shutdown()
         return empty_pb2.Empty()
 

@@ -356,3 +356,34 @@ def test_oom_event(shim_task, containerd):
     t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
     t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
     t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+
+
+def test_a_failed_create_answers_and_leaves_the_shim_serving(shim_task):
+    """The init dies before pyrunc create returns: its exit is reaped while Create still waits
+    for pyrunc's own exit, which must not deadlock the reaper."""
+    t = shim_task(["/does/not/exist"])
+    out = fifo(t.bundle, "out")
+    holder = os.open(out, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        with pytest.raises(ttrpc.RPCError) as info:
+            t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), stdout=str(out), stderr=str(out)),
+                          timeout=20)
+        assert info.value.code == ttrpc.Code.NOT_FOUND and "/does/not/exist" in info.value.message
+        assert t.task.Connect(shim_pb2.ConnectRequest(id=t.id), timeout=5).task_pid == 0
+    finally:
+        os.close(holder)
+
+
+def test_stats_are_cgroups_v1_metrics(shim_task):
+    from protos import cgroups_metrics_pb2
+
+    t = shim_task(["sleep", "300"])
+    t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    stats = t.task.Stats(shim_pb2.StatsRequest(id=t.id)).stats
+    assert stats.type_url == "io.containerd.cgroups.v1.Metrics"
+    metrics = typeurl.unpack(stats, cgroups_metrics_pb2.Metrics)
+    assert metrics.pids.current == 1
+    assert metrics.memory.usage.usage > 0 and metrics.cpu.usage.total > 0
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
