@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.bundle",
     "tests.fixtures.upstream",
+    "tests.fixtures.pycontainerd",
 ]
 
 

@@ -1,0 +1,32 @@
+"""containerd's API services, one module each: a gRPC servicer translating between the wire
+types and the core, and the plugin registration that builds it. Requests are scoped to a
+namespace by gRPC metadata, as containerd's are."""
+import grpc
+
+import errdefs
+
+from ..core import identifiers
+
+NAMESPACE_KEY = "containerd-namespace"
+
+
+def required_namespace(context: grpc.ServicerContext) -> str:
+    """The namespace a request is for; a request without one fails, as in containerd."""
+    namespace = next((value for key, value in context.invocation_metadata() if key == NAMESPACE_KEY), "")
+    if not namespace:
+        raise errdefs.FailedPrecondition("namespace is required: failed precondition")
+    try:
+        return identifiers.validate(namespace)
+    except errdefs.InvalidArgument as exc:
+        raise errdefs.InvalidArgument(f"namespace validation: {exc}") from None
+
+
+# Go clients without a deadline of their own send one centuries away; ttrpc (an int64 of
+# nanoseconds) and Python's waits cannot hold that, and it means no deadline anyway.
+FARTHEST_DEADLINE = 365 * 24 * 3600.0
+
+
+def deadline(context: grpc.ServicerContext) -> float | None:
+    """Seconds until the caller gives up, for the calls made on its behalf; None for never."""
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > FARTHEST_DEADLINE else remaining
