@@ -41,7 +41,7 @@ class Process:
         self.status = CREATED
         self.exit_status = 0
         self.exited_at = 0.0
-        self.io = ProcessIO(stdio, namespace, container_id, loop)
+        self.io = ProcessIO(stdio, namespace, container_id, loop, runc.env)
         self._exited = threading.Event()
         # Events keep their order: a start is announced before the exit that may follow it at once.
         self.start_announced = False

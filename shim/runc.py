@@ -14,8 +14,10 @@ from .reaper import Reaper
 
 
 class Runc:
-    def __init__(self, binary: str, root: str, log_path: str, reaper: Reaper, *, systemd_cgroup: bool = False):
+    def __init__(self, binary: str, root: str, log_path: str, reaper: Reaper, env: dict[str, str], *,
+                 systemd_cgroup: bool = False):
         self.binary = binary
+        self.env = env  # containerd's environment for the shim, which the runtime inherits
         self.root = root
         self.log_path = log_path
         self.reaper = reaper
@@ -45,7 +47,7 @@ class Runc:
             actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                        (os.POSIX_SPAWN_DUP2, stderr, 2)]
             with self.reaper.subscribe() as exits:
-                pid = os.posix_spawn(self.binary, self._argv(*args), os.environ, file_actions=actions,
+                pid = os.posix_spawn(self.binary, self._argv(*args), self.env, file_actions=actions,
                                      setsigdef=(2, 13, 15))  # SIGINT, SIGPIPE, SIGTERM as the runtime expects them
                 for fd in (out_w, in_r):
                     if fd is not None:

@@ -10,6 +10,8 @@ import socket
 import sys
 import threading
 
+from google.protobuf import message_factory
+
 import errdefs
 from protos import shim_pb2, ttrpc
 
@@ -20,6 +22,13 @@ from .service import TaskService
 
 PR_SET_CHILD_SUBREAPER = 36
 
+# Looked up here, at import, so the fork server does it once for every shim.
+TASK_SERVICE = shim_pb2.DESCRIPTOR.services_by_name["Task"]
+# The rpcs the service implements; the others (Checkpoint) answer Unimplemented.
+TASK_METHODS = [(m.name, message_factory.GetMessageClass(m.input_type)) for m in TASK_SERVICE.methods
+                if hasattr(TaskService, m.name)]
+_prctl = mounts.libc().prctl
+
 
 def _map_error(exc: BaseException):
     """errdefs kind -> ttrpc status, at this edge only."""
@@ -29,7 +38,7 @@ def _map_error(exc: BaseException):
 
 
 def _become_subreaper() -> None:
-    if mounts.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
@@ -54,8 +63,6 @@ def run(request: dict, listener_fd: int) -> None:
     """Serve until shut down. `request` is what `shim start` sent (see __main__.start)."""
     bundle = request["bundle"]
     os.chdir(bundle)
-    os.environ.clear()
-    os.environ.update(request["env"])
     _redirect_stdio(bundle)
     _become_subreaper()
     block_signals()  # before any other thread starts: they all inherit the mask
@@ -67,11 +74,14 @@ def run(request: dict, listener_fd: int) -> None:
         reaper.wake()
 
     publisher = Publisher(request["ttrpc_address"], request["namespace"])
+    # containerd's environment goes to the programs the shim runs, not into os.environ:
+    # rewriting that would copy ~250 KiB of the fork server's pages into every shim.
     service = TaskService(namespace=request["namespace"], bundle=bundle, runtime_root=request["runtime_root"],
-                          runtime_binary=request["runtime_binary"], reaper=reaper, publisher=publisher,
-                          on_shutdown=shut_down)
+                          runtime_binary=request["runtime_binary"], env=request["env"], reaper=reaper,
+                          publisher=publisher, on_shutdown=shut_down)
     server = ttrpc.Server(error_mapper=_map_error)
-    server.register_service(shim_pb2.DESCRIPTOR.services_by_name["Task"], service)
+    for method, request_type in TASK_METHODS:
+        server.register(TASK_SERVICE.full_name, method, getattr(service, method), request_type)
     listener = socket.socket(fileno=listener_fd)
     server.start(listener)
     reaper.run(until=done)

@@ -41,9 +41,10 @@ def _timestamp(when: float) -> timestamp_pb2.Timestamp:
 
 
 class TaskService:
-    def __init__(self, *, namespace: str, bundle: str, runtime_root: str, runtime_binary: str, reaper: Reaper,
-                 publisher, on_shutdown):
+    def __init__(self, *, namespace: str, bundle: str, runtime_root: str, runtime_binary: str, env: dict[str, str],
+                 reaper: Reaper, publisher, on_shutdown):
         self.namespace = namespace
+        self.env = env
         self.bundle = bundle
         self.runtime_root = runtime_root
         self.runtime_binary = runtime_binary
@@ -77,7 +78,7 @@ class TaskService:
         root = (options.root if options and options.root else None) or self.runtime_root
         # One runtime root per namespace, as containerd's runc shim keeps them.
         return Runc(binary, os.path.join(root, self.namespace), os.path.join(self.bundle, "log.json"), self.reaper,
-                    systemd_cgroup=bool(options and options.systemd_cgroup))
+                    self.env, systemd_cgroup=bool(options and options.systemd_cgroup))
 
     def _started(self, process: Process, early_exits) -> None:
         """The process's pid is known: from now on the reaper's exits reach it; an exit that

@@ -42,8 +42,9 @@ def _open_sink(uri: str) -> int:
 class ProcessIO:
     """The pipes (or pty) of one process and the threads copying them."""
 
-    def __init__(self, stdio: Stdio, namespace: str, container_id: str, loop: IOLoop):
+    def __init__(self, stdio: Stdio, namespace: str, container_id: str, loop: IOLoop, env: dict[str, str]):
         self.loop = loop
+        self.env = env
         self.stdio = stdio
         self.namespace = namespace
         self.container_id = container_id
@@ -111,7 +112,7 @@ class ProcessIO:
                    (os.POSIX_SPAWN_DUP2, streams[1] if streams[1] is not None else devnull, 3),
                    (os.POSIX_SPAWN_DUP2, streams[2] if streams[2] is not None else devnull, 4),
                    (os.POSIX_SPAWN_DUP2, ready_w, 5)]
-        env = {**os.environ, "CONTAINER_ID": self.container_id, "CONTAINER_NAMESPACE": self.namespace}
+        env = {**self.env, "CONTAINER_ID": self.container_id, "CONTAINER_NAMESPACE": self.namespace}
         try:
             self._logger_pid = os.posix_spawn(parsed.path, args, env, file_actions=actions)
         finally:
