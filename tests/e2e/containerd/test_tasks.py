@@ -158,3 +158,18 @@ def test_stdin_close_io_update_and_metrics(pycontainerd):
     assert pycontainerd.wait(container.id) == 0
     pycontainerd.delete_task(container.id)
     assert container.stdout.read() == "through stdin\n"
+
+
+def test_terminal_with_resize(pycontainerd):
+    container = pycontainerd.create_container("sh", "-c", "read go; stty size; exit 4", terminal=True)
+    stdin, output = pycontainerd.fifo(f"{container.id}-tty-in"), pycontainerd.fifo(f"{container.id}-tty-out")
+    rootfs = pycontainerd.rootfs_mount(container)
+    pycontainerd.tasks("Create", tasks_pb2.CreateTaskRequest(
+        container_id=container.id, rootfs=[rootfs], terminal=True, stdin=str(stdin.path), stdout=str(output.path)))
+    pycontainerd.tasks("Start", tasks_pb2.StartRequest(container_id=container.id))
+    pycontainerd.tasks("ResizePty", tasks_pb2.ResizePtyRequest(container_id=container.id, width=132, height=43))
+    stdin.write("go\n")
+    assert pycontainerd.wait(container.id) == 4
+    # A terminal echoes input and ends lines with \r\n.
+    assert output.read().replace("\r\n", "\n").endswith("43 132\n")
+    assert pycontainerd.get(container.id).terminal
