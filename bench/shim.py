@@ -101,7 +101,19 @@ class Stack:
         self.process.kill()
         self.process.wait()
 
+    def remove_all(self) -> None:
+        """Whatever a failed run left: every task killed and deleted, every container deleted."""
+        for task in self.tasks.List(tasks_pb2.ListTasksRequest(), metadata=self._md(), timeout=10).tasks:
+            try:
+                self.remove(task.id, kill=True)
+            except grpc.RpcError as e:
+                log(f"bench: {self.name}: could not remove {task.id}: {e.details()}")
+        for container in self.containers.List(containers_pb2.ListContainersRequest(), metadata=self._md()).containers:
+            self.containers.Delete(containers_pb2.DeleteContainerRequest(id=container.id), metadata=self._md())
+
     def stop(self) -> None:
+        if self.channel is not None and self.process.poll() is None:
+            self.remove_all()
         if self.channel is not None:
             self.channel.close()
         if self.process is not None and self.process.poll() is None:
