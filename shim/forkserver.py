@@ -7,11 +7,14 @@ out of the garbage collector's reach, so nothing touches those pages again), eac
 only what it writes itself: the imported code and data stay shared among all shims.
 
     shim start  --(unix socket: request JSON + the shim's listening socket)-->  fork server
-    fork server --fork--> child --fork--> shim (setsid, own session) ; child exits at once
+    fork server --fork--> shim (setsid: its own session)
 
-The shim is a grandchild and is re-parented away at once: the fork server is not its parent
-and may exit (it does, after IDLE_SECONDS without requests) without the shims noticing. Its
-socket name carries a digest of the code it runs, so an upgraded install starts a fresh one.
+The fork server may exit (it does, after IDLE_SECONDS without requests) without the shims
+noticing: they are re-parented and go on. It forks once, not twice: a shim inherits, as its
+own, every page the process it was forked from wrote, so an intermediate process would only
+add its pages to each shim's. The server ignores SIGCHLD, so its exited shims are reaped by
+the kernel. Its socket name carries a digest of the code it runs, so an upgraded install
+starts a fresh one.
 """
 import fcntl
 import gc
@@ -19,6 +22,7 @@ import hashlib
 import json
 import os
 import pathlib
+import signal
 import socket
 import sys
 import time
@@ -117,6 +121,7 @@ def serve(path: str) -> None:
     # Objects now alive are never collected or moved by the GC again, so forked shims keep
     # sharing their pages instead of copying them on the first collection.
     gc.freeze()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = f"{path}.{os.getpid()}"
     listener.bind(tmp)
@@ -158,27 +163,26 @@ def _handle(conn: socket.socket, server_socket: socket.socket, run_shim) -> None
         for fd in fds:
             os.close(fd)
         return
-    child = os.fork()
-    if child == 0:
+    pid = os.fork()
+    if pid == 0:
         _become_shim(conn, server_socket, fds[0], request, run_shim)
     os.close(fds[0])
-    os.waitpid(child, 0)  # the child exits as soon as the shim is forked
+    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
 def _become_shim(conn: socket.socket, server_socket: socket.socket, listener_fd: int, request: dict, run_shim):
-    """In the fork server's child: fork the shim, tell `start` its pid, and exit."""
+    """In the forked child: leave the server's session and socket behind, and be the shim.
+    Never returns: a forked child must not go back to the server's loop."""
     try:
+        # The server ignores SIGCHLD; the shim reaps its children itself.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         server_socket.close()
-        pid = os.fork()
-        if pid:
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-            os._exit(0)
         conn.close()
         os.setsid()
         run_shim(request, listener_fd)
-        os._exit(0)
-    except BaseException as e:  # noqa: BLE001 - a forked child must never return to the server loop
-        try:
-            conn.sendall(json.dumps({"error": str(e)}).encode() + b"\n")
-        finally:
-            os._exit(1)
+    except BaseException:  # noqa: BLE001 - said on stderr (containerd's log FIFO), then gone
+        import traceback
+
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
