@@ -131,6 +131,12 @@ class Container:
 
     def signal(self, signum: int, *, all_processes: bool = False) -> None:
         status = self.status()
+        if all_processes and status is Status.STOPPED:
+            # runc signals what is left in the cgroup even once init is gone: the shim kills a
+            # container's stragglers that way when an init without a pid namespace exits.
+            if self.cgroup.exists():
+                self.cgroup.signal_all(signum)
+            return
         if not status.can_signal:
             raise errdefs.FailedPrecondition("container not running")
         if all_processes or (signum == signals.SIGKILL and not self.owns_pid_namespace()):

@@ -260,3 +260,22 @@ def test_signals_are_forwarded_by_foreground_run(runtime, bundle):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_kill_all_reaches_stragglers_after_init_exits(runtime, bundle):
+    """Without a pid namespace, the container's other processes outlive its init; --all
+    still signals them (the shim relies on it)."""
+    bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle.sh("sleep 300 & echo $! > /tmp/straggler; exit 0")
+    runtime("run", "--keep", "--bundle", str(bundle.path), bundle.id)
+    straggler = int((bundle.rootfs / "tmp/straggler").read_text())
+    assert runtime.state(bundle.id)["status"] == "stopped"
+    assert os.path.exists(f"/proc/{straggler}")
+    runtime("kill", "--all", bundle.id, "KILL")
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{straggler}") and open(f"/proc/{straggler}/stat").read().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the straggler survived kill --all"
+        time.sleep(0.02)
+    done = runtime("kill", bundle.id, "KILL", check=False)
+    assert done.returncode == 1 and "container not running" in done.stderr
+    runtime("delete", bundle.id)
