@@ -267,9 +267,10 @@ def test_kill_all_reaches_stragglers_after_init_exits(runtime, bundle):
     still signals them (the shim relies on it)."""
     bundle.config["linux"]["namespaces"] = [n for n in bundle.config["linux"]["namespaces"] if n["type"] != "pid"]
     bundle.sh("sleep 300 & echo $! > /tmp/straggler; exit 0")
-    runtime("run", "--keep", "--bundle", str(bundle.path), bundle.id)
+    create(runtime, bundle)
+    runtime("start", bundle.id)
+    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
     straggler = int((bundle.rootfs / "tmp/straggler").read_text())
-    assert runtime.state(bundle.id)["status"] == "stopped"
     assert os.path.exists(f"/proc/{straggler}")
     runtime("kill", "--all", bundle.id, "KILL")
     deadline = time.monotonic() + 5
