@@ -50,22 +50,13 @@ def socket_path(containerd_address: str, namespace: str, container_id: str) -> s
     return os.path.join(socket_dir(containerd_address), digest)
 
 
-def _listening(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(path)
-            return True
-        except OSError:
-            return False
-
-
 def start(flags: dict) -> int:
     from . import forkserver
 
     address, namespace, container_id = flags["address"], flags["namespace"], flags["id"]
     bundle = os.getcwd()
     path = socket_path(address, namespace, container_id)
-    if _listening(path):
+    if forkserver.listening(path):
         # A start for a task whose shim already runs (containerd retried): the same shim.
         print(f"unix://{path}")
         return 0

@@ -86,7 +86,7 @@ def _start_server(socket_dir: str, path: str) -> None:
     os.makedirs(socket_dir, mode=0o711, exist_ok=True)
     with open(os.path.join(socket_dir, "forkserver.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _listening(path):
+        if listening(path):
             return
         try:
             os.unlink(path)  # a dead server's socket
@@ -98,18 +98,19 @@ def _start_server(socket_dir: str, path: str) -> None:
                                      (os.POSIX_SPAWN_DUP2, devnull, 2)], setsid=True)
         os.close(devnull)
         deadline = time.monotonic() + 30
-        while not _listening(path):
+        while not listening(path):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the shim fork server did not come up on {path}")
             time.sleep(0.01)
 
 
-def _listening(path: str) -> bool:
+def listening(path: str) -> bool:
+    """Whether something accepts connections on the unix socket `path`."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         try:
             probe.connect(path)
             return True
-        except (FileNotFoundError, ConnectionRefusedError):
+        except OSError:
             return False
 
 
