@@ -21,6 +21,7 @@ class FakeTask:
     def __init__(self):
         self.seen = []
         self.release = threading.Event()
+        self.waiting = threading.Event()  # set once a Wait is in its handler
 
     def State(self, request, context):
         self.seen.append(context)
@@ -30,6 +31,7 @@ class FakeTask:
         raise RPCError(Code.NOT_FOUND, f"process {request.exec_id} not found")
 
     def Wait(self, request, context):
+        self.waiting.set()
         self.release.wait(10)
         return shim_pb2.WaitResponse(exit_status=137)
 
@@ -342,15 +344,24 @@ def test_graceful_shutdown_answers_calls_in_progress(socket_path, task):
     waited = []
     waiter = threading.Thread(target=lambda: waited.append(client.stub(TASK).Wait(shim_pb2.WaitRequest(id="c1"))))
     waiter.start()
-    time.sleep(0.1)
+    assert task.waiting.wait(10)
     stopper = threading.Thread(target=lambda: waited.append(server.shutdown(timeout=10)))
     stopper.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while not server._stopping:  # the shutdown has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     with pytest.raises(RPCError) as caught:  # new work is turned away meanwhile
         client.stub(TASK).State(shim_pb2.StateRequest(id="c1"), timeout=5)
     assert caught.value.code == Code.UNAVAILABLE
-    with pytest.raises(RPCError):  # and nobody accepts new connections
-        ttrpc.Client(socket_path)
+    deadline = time.monotonic() + 10
+    while True:  # and soon nobody accepts new connections (the accept loop closes its socket)
+        try:
+            ttrpc.Client(socket_path).close()
+        except RPCError:
+            break
+        assert time.monotonic() < deadline, "the server still accepts connections while shutting down"
+        time.sleep(0.01)
     task.release.set()
     waiter.join()
     stopper.join()
