@@ -18,6 +18,13 @@ def wait_for_status(runtime, container_id, wanted, timeout=10.0):
         time.sleep(0.02)
 
 
+def wait_for_file(path, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
 def create(runtime, bundle, *extra):
     runtime("create", "--bundle", str(bundle.path), *extra, bundle.id)
 
@@ -84,10 +91,11 @@ def test_invalid_ids_never_become_paths(runtime, bundle):
 
 def test_kill_signals(runtime, bundle):
     # PID 1 of a pid namespace ignores signals it has no handler for: trap the ones we send.
-    bundle.sh("trap 'echo got-usr1 > /tmp/usr1' USR1; trap 'exit 0' TERM; while :; do sleep 0.05; done")
+    bundle.sh("trap 'echo got-usr1 > /tmp/usr1' USR1; trap 'exit 0' TERM; touch /tmp/ready; "
+              "while :; do sleep 0.05; done")
     create(runtime, bundle)
     runtime("start", bundle.id)
-    time.sleep(0.3)  # let the shell install its trap
+    wait_for_file(bundle.rootfs / "tmp/ready")  # its traps are set
     runtime("kill", bundle.id, "SIGUSR1")
     deadline = time.monotonic() + 5
     while not (bundle.rootfs / "tmp/usr1").exists() and time.monotonic() < deadline:
@@ -106,8 +114,10 @@ def test_kill_all(runtime, bundle):
     bundle.sh("sleep 100 & sleep 100 & wait")
     create(runtime, bundle)
     runtime("start", bundle.id)
-    time.sleep(0.2)
-    pids = json.loads(runtime("ps", "--format", "json", bundle.id).stdout)
+    deadline = time.monotonic() + 10
+    while len(pids := json.loads(runtime("ps", "--format", "json", bundle.id).stdout)) < 3:
+        assert time.monotonic() < deadline, pids
+        time.sleep(0.02)
     assert len(pids) == 3
     runtime("kill", "--all", bundle.id, "KILL")
     assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
@@ -191,7 +201,7 @@ def test_pause_and_resume(runtime, bundle):
     bundle.sh("i=0; while :; do i=$((i+1)); echo $i > /tmp/tick; sleep 0.01; done")
     create(runtime, bundle)
     runtime("start", bundle.id)
-    time.sleep(0.2)
+    wait_for_file(bundle.rootfs / "tmp/tick")
     runtime("pause", bundle.id)
     assert runtime.state(bundle.id)["status"] == "paused"
     frozen = (bundle.rootfs / "tmp/tick").read_text()
@@ -201,8 +211,10 @@ def test_pause_and_resume(runtime, bundle):
     assert done.returncode == 1 and "container not running" in done.stderr
     runtime("resume", bundle.id)
     assert runtime.state(bundle.id)["status"] == "running"
-    time.sleep(0.3)
-    assert (bundle.rootfs / "tmp/tick").read_text() != frozen
+    deadline = time.monotonic() + 10
+    while (bundle.rootfs / "tmp/tick").read_text() == frozen:
+        assert time.monotonic() < deadline, "the container did not run again after resume"
+        time.sleep(0.02)
     done = runtime("resume", bundle.id, check=False)
     assert done.returncode == 1 and "container not paused" in done.stderr
 
@@ -245,7 +257,7 @@ def test_host_fds_do_not_reach_the_container(runtime, bundle, tmp_path):
 def test_signals_are_forwarded_by_foreground_run(runtime, bundle):
     import subprocess
 
-    bundle.sh("trap 'exit 42' TERM; while :; do sleep 0.05; done")
+    bundle.sh("trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done")
     proc = subprocess.Popen([runtime.binary, "--root", str(runtime.root), "run", "--bundle", str(bundle.path), bundle.id],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -253,7 +265,7 @@ def test_signals_are_forwarded_by_foreground_run(runtime, bundle):
         while '"running"' not in runtime("state", bundle.id, check=False).stdout:
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        time.sleep(0.3)
+        wait_for_file(bundle.rootfs / "tmp/ready")  # its trap is set
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 42
     finally:
