@@ -251,7 +251,7 @@ def test_events_wait_for_containerd_to_come_back(shim_task, containerd, daemon_d
     os.unlink(containerd.address + ".ttrpc")
     t.task.Start(shim_pb2.StartRequest(id=t.id))
     assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 3
-    time.sleep(0.5)
+    time.sleep(0.5)  # let the publisher's first attempts find nobody listening
     back = FakeContainerd(daemon_dir)
     try:
         exit_event = back.wait_for("/tasks/exit", timeout=15)[0]
