@@ -341,11 +341,13 @@ def test_graceful_shutdown_answers_calls_in_progress(socket_path, task):
     server.register_service(TASK, task)
     server.start(ttrpc.listen(socket_path))
     client = ttrpc.Client(socket_path)
-    waited = []
-    waiter = threading.Thread(target=lambda: waited.append(client.stub(TASK).Wait(shim_pb2.WaitRequest(id="c1"))))
+    outcome = {}
+    waiter = threading.Thread(
+        target=lambda: outcome.update(wait=client.stub(TASK).Wait(shim_pb2.WaitRequest(id="c1")))
+    )
     waiter.start()
     assert task.waiting.wait(10)
-    stopper = threading.Thread(target=lambda: waited.append(server.shutdown(timeout=10)))
+    stopper = threading.Thread(target=lambda: outcome.update(shutdown=server.shutdown(timeout=10)))
     stopper.start()
     deadline = time.monotonic() + 10
     while not server._stopping:  # the shutdown has begun
@@ -365,7 +367,7 @@ def test_graceful_shutdown_answers_calls_in_progress(socket_path, task):
     task.release.set()
     waiter.join()
     stopper.join()
-    assert waited[0].exit_status == 137 and waited[1] is True
+    assert outcome["wait"].exit_status == 137 and outcome["shutdown"] is True
     client.close()
 
 
