@@ -64,7 +64,6 @@ MAX_MESSAGE_LENGTH = 4 << 20  # data bytes per frame; ttrpc refuses anything lar
 
 TYPE_REQUEST = 0x1
 TYPE_RESPONSE = 0x2
-TYPE_DATA = 0x3  # streams only (ttrpc 1.2); not implemented here
 
 FLAG_REMOTE_CLOSED = 0x1  # request/data flags of ttrpc 1.2 streams
 FLAG_REMOTE_OPEN = 0x2
@@ -497,14 +496,6 @@ class Server:
         self._threads.append(thread)
         thread.start()
         return thread
-
-    def serve_connection(self, sock: socket.socket) -> None:
-        """Serve an already connected socket (e.g. one end of a socketpair) in the background."""
-        with self._lock:
-            if self._stopping:
-                sock.close()
-                raise RuntimeError("ttrpc server is shut down")
-        self._adopt(sock)
 
     def shutdown(self, timeout: float | None = 10.0) -> bool:
         """Stop accepting, answer new requests UNAVAILABLE, wait up to timeout for the
