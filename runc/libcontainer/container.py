@@ -124,7 +124,7 @@ class Container:
             from . import hooks as hook_runner
 
             try:
-                hook_runner.run(hooks, self._hook_state(Status.RUNNING), "poststart")
+                hook_runner.run(hooks, self.hook_state(Status.RUNNING), "poststart")
             except errdefs.Error:
                 self.signal(signals.SIGKILL, all_processes=True)
                 raise
@@ -191,12 +191,12 @@ class Container:
             from . import hooks as hook_runner
 
             try:
-                hook_runner.run(hooks, self._hook_state(Status.STOPPED), "poststop")
+                hook_runner.run(hooks, self.hook_state(Status.STOPPED), "poststop")
             except errdefs.Error as e:
                 # The container is gone either way; runc also only warns here.
                 log.warning(str(e))
 
-    def _hook_state(self, status: Status) -> dict:
+    def hook_state(self, status: Status) -> dict:
         from . import hooks as hook_runner
 
         return hook_runner.state_for(self.id, status.value, self.pid, self.state["bundle"], self.state.get("annotations", {}))
@@ -369,7 +369,7 @@ def _create_init(c: Container, opts: CreateOptions, launch: "_Launch", log) -> N
     if any(config.get("hooks", {}).get(k) for k in ("createContainer", "startContainer")):
         from . import hooks
 
-        plan.hook_runner = hooks.run
+        plan.hooks = hooks
     console_conn = connect_console(plan, opts.console_socket, opts.console_pair)
     launch.fork(plan, parent_sock, console_conn)
 
@@ -463,8 +463,7 @@ class _Launch:
             return
         from . import hooks
 
-        c = self.container
-        state = hooks.state_for(c.id, Status.CREATING.value, self.pid, c.state["bundle"], c.state.get("annotations", {}))
+        state = self.container.hook_state(Status.CREATING)
         for kind, entries in to_run:
             hooks.run(entries, state, kind)
 

@@ -13,6 +13,8 @@ import subprocess
 
 import errdefs
 
+from .. import OCI_VERSION
+
 
 def run(hooks: list[dict], state: dict, kind: str) -> None:
     """Run hooks in order; the first failure stops the rest and is raised."""
@@ -34,7 +36,7 @@ def run(hooks: list[dict], state: dict, kind: str) -> None:
 
 
 def state_for(container_id: str, status: str, pid: int, bundle: str, annotations: dict) -> dict:
-    state = {"ociVersion": "1.2.0", "id": container_id, "status": status, "bundle": bundle}
+    state = {"ociVersion": OCI_VERSION, "id": container_id, "status": status, "bundle": bundle}
     if pid:
         state["pid"] = pid
     if annotations:

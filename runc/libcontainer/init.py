@@ -46,7 +46,7 @@ class Plan(Record):
     capabilities: object | None = None  # a parsed capabilities set
     cgroup_mounter: object | None = None
     runtime_exe: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of the interpreter running pyrunc
-    hook_runner: object | None = None  # hooks.run, imported by the parent only when there are hooks
+    hooks: object | None = None  # the hooks module, imported by the parent only when there are hooks
 
     @property
     def creates_container(self) -> bool:
@@ -174,10 +174,7 @@ def _init(plan: Plan) -> None:
     sock.close()
     if plan.exec_fifo_fd is not None:
         _wait_for_start(plan.exec_fifo_fd)
-        start_hooks = plan.spec.get("hooks", {}).get("startContainer", [])
-        if start_hooks:
-            plan.hook_runner(start_hooks, {"ociVersion": "1.2.0", "id": plan.container_id, "status": "created",
-                                           "pid": os.getpid(), "bundle": plan.bundle}, "startContainer")
+        _run_container_hooks(plan, "startContainer", "created")
     if plan.seccomp is not None and no_new_privileges:
         # As late as possible, so the filter constrains only the user's program.
         plan.seccomp.load()
@@ -212,10 +209,7 @@ def _prepare_rootfs(sc, plan: Plan) -> None:
             root.close()
     sync.send(plan.sync_socket, sync.HOOKS)
     sync.expect(plan.sync_socket, sync.HOOKS_DONE)
-    create_hooks = spec.get("hooks", {}).get("createContainer", [])
-    if create_hooks:
-        plan.hook_runner(create_hooks, {"ociVersion": "1.2.0", "id": plan.container_id, "status": "creating",
-                                        "pid": os.getpid(), "bundle": plan.bundle}, "createContainer")
+    _run_container_hooks(plan, "createContainer", "creating")
     if not new_mount_ns:
         sc.chroot(plan.rootfs)
         os.chdir("/")
@@ -224,6 +218,14 @@ def _prepare_rootfs(sc, plan: Plan) -> None:
     else:
         rootfs.pivot_root(sc, plan.rootfs)
     rootfs.reopen_dev_null()
+
+
+def _run_container_hooks(plan: Plan, kind: str, status: str) -> None:
+    entries = plan.spec.get("hooks", {}).get(kind, [])
+    if entries:
+        state = plan.hooks.state_for(plan.container_id, status, os.getpid(), plan.bundle,
+                                     plan.spec.get("annotations", {}))
+        plan.hooks.run(entries, state, kind)
 
 
 def _configure_container(sc, spec: dict) -> None:

@@ -50,6 +50,26 @@ def test_container_side_hooks_run_in_the_container(runtime, bundle, tmp_path):
     assert json.loads(host_log.read_text())["id"] == bundle.id
 
 
+def test_container_side_hooks_see_the_annotations(runtime, bundle, tmp_path):
+    host_state = tmp_path / "create-state.json"
+    create_hook = tmp_path / "create.sh"
+    create_hook.write_text(f"#!/bin/sh\ncat > {host_state}\n")
+    create_hook.chmod(0o755)
+    (bundle.rootfs / "start-hook").write_text("#!/bin/sh\ncat > /tmp/start-state.json\n")
+    (bundle.rootfs / "start-hook").chmod(0o755)
+    annotations = {"org.example.team": "runtime", "org.example.empty": ""}
+    bundle.config["annotations"] = annotations
+    bundle.config["hooks"] = {"createContainer": [{"path": str(create_hook)}],
+                              "startContainer": [{"path": "/start-hook"}]}
+    bundle.sh("cat /tmp/start-state.json")
+    done = runtime("run", "--bundle", str(bundle.path), bundle.id)
+    create_state = json.loads(host_state.read_text())
+    start_state = json.loads(done.stdout)
+    assert create_state["annotations"] == annotations and create_state["status"] == "creating"
+    assert start_state["annotations"] == annotations and start_state["status"] == "created"
+    assert start_state["id"] == bundle.id and start_state["pid"] > 0
+
+
 @pytest.mark.pyrunc_only
 def test_failing_prestart_hook_fails_create(runtime, bundle, tmp_path):
     bundle.config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}
