@@ -43,9 +43,6 @@ class Process:
         self.exited_at = 0.0
         self.io = ProcessIO(stdio, namespace, container_id, loop, runc.env)
         self._exited = threading.Event()
-        # Events keep their order: a start is announced before the exit that may follow it at once.
-        self.start_announced = False
-        self.exit_event = None  # an exit seen before its start was announced
 
     @property
     def exit_file(self) -> str:

@@ -6,9 +6,12 @@ status codes. No policy lives here: no restarts, no names, no images.
 
 Exits come from the reaper. An exit is matched to a process by pid; one that comes while a
 process is still being started (before its pid is known) is caught by the subscription
-taken before the start. The init's exit is announced only after every exec'd process has
-exited, so containerd sees the exec exits first (runtime-stack.md §8).
+taken before the start. While a create or start is being announced, the process's exit
+waits for the announcement, as containerd's shim holds exits back only while a start is in
+progress. The init's exit is announced only after every exec'd process has exited, so
+containerd sees the exec exits first (runtime-stack.md §8).
 """
+import contextlib
 import json
 import os
 import re
@@ -60,6 +63,9 @@ class TaskService:
         # anything, or the reaper would wait for a handler that waits for the reaper.
         self._exits_lock = threading.Lock()
         self._by_pid: dict[int, Process] = {}
+        # The processes whose create or start is being announced, each with the exit it had
+        # meanwhile (or None): that exit is published after the announcement.
+        self._announcing: dict[Process, events.TaskExit | None] = {}
         reaper.on_exit(self._on_exit)
 
     # --- helpers ---------------------------------------------------------------------------
@@ -80,14 +86,28 @@ class TaskService:
         return Runc(binary, os.path.join(root, self.namespace), os.path.join(self.bundle, "log.json"), self.reaper,
                     self.env, systemd_cgroup=bool(options and options.systemd_cgroup))
 
-    def _started(self, process: Process, early_exits) -> None:
-        """The process's pid is known: from now on the reaper's exits reach it; an exit that
-        came before is in the subscription taken before starting it."""
-        with self._exits_lock:
-            self._by_pid[process.pid] = process
-        for exit in early_exits.exits():
-            if exit.pid == process.pid:
-                self._on_exit(exit)
+    @contextlib.contextmanager
+    def _tracking(self, process: Process):
+        """Around starting `process` and announcing it: call `_announce` in the block.
+
+        Until the announcement, an exit of the process waits, so it cannot overtake the
+        create or start event; if the block fails before announcing, that exit is published
+        alone. The reaper is subscribed first: a process that gets its pid in the block is
+        tracked from then on, and an exit it had before its pid was known is found there."""
+        launching = not process.pid
+        with self.reaper.subscribe() as early_exits:
+            with self._exits_lock:
+                self._announcing[process] = None
+            try:
+                yield
+                if launching:
+                    with self._exits_lock:
+                        self._by_pid[process.pid] = process
+                    for exit in early_exits.exits():
+                        if exit.pid == process.pid:
+                            self._on_exit(exit)
+            finally:
+                self._announce(process)
 
     # --- exits -----------------------------------------------------------------------------
     def _on_exit(self, exit: Exit) -> None:
@@ -126,18 +146,18 @@ class TaskService:
         event = events.TaskExit(container_id=process.container_id, id=process.id, pid=process.pid,
                                 exit_status=exit.status, exited_at=_timestamp(exit.timestamp))
         with self._exits_lock:
-            if not process.start_announced:
-                # It exited before Start could announce it: the exit follows the start event.
-                process.exit_event = event
+            if process in self._announcing:
+                self._announcing[process] = event
                 return
             self.publisher.publish("/tasks/exit", event)
 
-    def _announce_start(self, process: Process, topic: str, event) -> None:
-        """Publish a start, then the exit that may already have happened, in that order."""
+    def _announce(self, process: Process, topic: str | None = None, event=None) -> None:
+        """Publish a create or start (if given), then the exit that may already have
+        happened, in that order; from now on the process's exit is published as it comes."""
         with self._exits_lock:
-            self.publisher.publish(topic, event)
-            process.start_announced = True
-            exit_event, process.exit_event = process.exit_event, None
+            if topic is not None:
+                self.publisher.publish(topic, event)
+            exit_event = self._announcing.pop(process, None)
             if exit_event is not None:
                 self.publisher.publish("/tasks/exit", exit_event)
 
@@ -161,28 +181,26 @@ class TaskService:
             # For `shim delete`, which may have to clean up after this shim is gone.
             with open(os.path.join(init.bundle, RUNTIME_FILE), "w") as f:
                 json.dump({"binary": init.runc.binary, "root": init.runc.root}, f)
-            with self.reaper.subscribe() as early_exits:
+            with self._tracking(init):
                 init.create()
                 self.init = init
-                self._started(init, early_exits)
+                self._announce(init, "/tasks/create", events.TaskCreate(
+                    container_id=request.id, bundle=init.bundle, rootfs=request.rootfs, pid=init.pid,
+                    io=events.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr,
+                                     terminal=request.terminal)))
         oom.watch(init.pid, self.loop, lambda: self.publisher.publish(
             "/tasks/oom", events.TaskOOM(container_id=request.id)))
-        self.publisher.publish("/tasks/create", events.TaskCreate(
-            container_id=request.id, bundle=init.bundle, rootfs=request.rootfs, pid=init.pid,
-            io=events.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr, terminal=request.terminal)))
         return shim_pb2.CreateTaskResponse(pid=init.pid)
 
     def Start(self, request: shim_pb2.StartRequest, context) -> shim_pb2.StartResponse:
         process = self._process(request.id, request.exec_id)
-        if isinstance(process, Exec):
-            with self.reaper.subscribe() as early_exits:
-                process.start()
-                self._started(process, early_exits)
-            self._announce_start(process, "/tasks/exec-started", events.TaskExecStarted(
-                container_id=request.id, exec_id=request.exec_id, pid=process.pid))
-        else:
+        with self._tracking(process):
             process.start()
-            self._announce_start(process, "/tasks/start", events.TaskStart(container_id=request.id, pid=process.pid))
+            if isinstance(process, Exec):
+                self._announce(process, "/tasks/exec-started", events.TaskExecStarted(
+                    container_id=request.id, exec_id=request.exec_id, pid=process.pid))
+            else:
+                self._announce(process, "/tasks/start", events.TaskStart(container_id=request.id, pid=process.pid))
         return shim_pb2.StartResponse(pid=process.pid)
 
     def Delete(self, request: shim_pb2.DeleteRequest, context) -> shim_pb2.DeleteResponse:

@@ -179,6 +179,17 @@ def test_lifecycle_exit_code_and_events(shim_task, containerd):
             os.close(fd)
 
 
+def test_a_task_killed_before_start_announces_its_exit(shim_task, containerd):
+    t = shim_task(["sleep", "300"])
+    created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 137
+    exit_event = containerd.wait_for("/tasks/exit")[0]
+    assert (exit_event.id, exit_event.pid, exit_event.exit_status) == (t.id, created.pid, 137)
+    assert containerd.topics() == ["/tasks/create", "/tasks/exit"]
+    t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+
+
 def test_the_shim_is_the_containers_parent_and_survives_its_starter(shim_task):
     t = shim_task(["sleep", "300"])
     created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
