@@ -114,7 +114,7 @@ def _enter_namespaces(sc, plan: Plan) -> None:
             os.close(fd)
     new = {kind for kind, path in plan.namespaces.items() if path is None}
     if "user" in new:
-        sc.unshare(S.CLONE_NEWUSER)
+        sc.unshare(namespaces.CLONE_FLAGS["user"])
         sync.send(plan.sync_socket, sync.USERNS)
         sync.expect(plan.sync_socket, sync.USERNS_DONE)
         os.setresgid(0, 0, 0)

@@ -1,15 +1,15 @@
 """Namespace kinds: OCI names, clone flags, /proc/PID/ns names, and the order to join them."""
-from . import syscalls
-
+# The clone(2) flag of each kind, written out here so that reading them (state, kill, delete)
+# does not load syscalls and ctypes.
 CLONE_FLAGS = {
-    "user": syscalls.CLONE_NEWUSER,
-    "ipc": syscalls.CLONE_NEWIPC,
-    "uts": syscalls.CLONE_NEWUTS,
-    "network": syscalls.CLONE_NEWNET,
-    "pid": syscalls.CLONE_NEWPID,
-    "mount": syscalls.CLONE_NEWNS,
-    "cgroup": syscalls.CLONE_NEWCGROUP,
-    "time": syscalls.CLONE_NEWTIME,
+    "user": 0x10000000,
+    "ipc": 0x08000000,
+    "uts": 0x04000000,
+    "network": 0x40000000,
+    "pid": 0x20000000,
+    "mount": 0x00020000,
+    "cgroup": 0x02000000,
+    "time": 0x00000080,
 }
 
 PROC_NAMES = {
