@@ -5,15 +5,18 @@ between create and start, exec.fifo. pyrunc keeps no process alive between comma
 command reloads state.json and re-derives the status from the live system (procfs and the
 cgroup freezer), as runc does: the status is never trusted from disk.
 """
+from __future__ import annotations
+
 import json
 import os
 import signal as signals
-import socket
 import time
 
 import errdefs
 
-from . import cgroups, init, namespaces, procfs, sync
+# init (with rootfs, sync and ctypes behind it) and socket are imported by create and exec
+# only: state, kill, start and delete run without them.
+from . import cgroups, namespaces, procfs
 from .status import Status
 from ..record import Record
 
@@ -338,7 +341,9 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
     return container
 
 
-def _create_init(c: Container, opts: CreateOptions, launch: "_Launch", log) -> None:
+def _create_init(c: Container, opts: CreateOptions, launch: _Launch, log) -> None:
+    from . import init, sync
+
     config = c.config
     plan_ns = namespaces.from_spec(config)
     manager = cgroups.new_manager(cgroups_path(config, opts.systemd_cgroup), c.id)
@@ -404,6 +409,8 @@ class _Launch:
         self.pid = 0
 
     def fork(self, plan: init.Plan, parent_sock: socket.socket, console_conn: socket.socket | None) -> None:
+        from . import init, sync
+
         try:
             self.intermediate_pid = init.start(plan)
         finally:
@@ -418,6 +425,8 @@ class _Launch:
             self._converse(parent_sock, plan.process)
 
     def _converse(self, sock: socket.socket, process: dict) -> None:
+        from . import sync
+
         c = self.container
         ready = False
         while True:
@@ -512,6 +521,8 @@ def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:
         raise errdefs.InvalidArgument(f"process.cwd must be an absolute path, not {process['cwd']!r}")
     if process.get("terminal") and not (opts.console_socket or opts.console_pair):
         raise errdefs.InvalidArgument("cannot allocate tty if runc will detach without setting console socket")
+    from . import init, sync
+
     parent_sock, child_sock = sync.pair()
     plan = init.Plan(
         container_id=c.id,
@@ -586,6 +597,8 @@ def connect_console(plan: init.Plan, path: str | None,
     """The socket the child sends the pty master on. Returns our copy, to close after the fork."""
     if not plan.process.get("terminal"):
         return None
+    import socket
+
     from . import console  # noqa: F401 - loaded now: the child sets up the pty where the host's files are gone
 
     if pair is not None:
