@@ -41,7 +41,8 @@ DEAD_SHIM_EXIT_STATUS = 255  # reported when even the shim's delete action faile
 
 class Task:
     """A task: its bundle, the shim binary that runs it, and the connection to that shim,
-    or, once the shim is gone, the exit its delete action reported."""
+    or, once the shim is gone, the task's exit as the shim last reported it (its delete
+    action's, if it died)."""
 
     def __init__(self, bundle: Bundle, binary: ShimBinary, log_fd: int | None):
         self.bundle = bundle
@@ -50,7 +51,6 @@ class Task:
         self.connection: ShimConnection | None = None
         self.dead_shim_exit: shim_pb2.DeleteResponse | None = None
         self.deleted_exit: shim_pb2.DeleteResponse | None = None  # the shim's answer to Delete, for a retry
-        self.deleting = False  # from now on a hang-up is expected, not a death
         self.lock = threading.Lock()  # serialises Delete with the cleanup after a dead shim
 
     @property
@@ -71,6 +71,8 @@ class Task:
 
     def _answer_for_dead_shim(self, method: str, request: _message.Message):
         last = self.dead_shim_exit
+        if last is None:  # the shim is unreachable and its delete action has not answered yet
+            raise errdefs.Unavailable(f"task {self.id}: its shim is unreachable and its exit not known yet")
         exec_id = getattr(request, "exec_id", "")
         if exec_id:
             raise errdefs.NotFound(f"process {exec_id} does not exist: the shim of task {self.id} is gone")
@@ -174,6 +176,8 @@ class TaskManager:
                         task.deleted_exit = shim_pb2.DeleteResponse()
             task.bundle.retire()
             if task.connection is not None:
+                # Should removing the bundle fail, the task stays, and answers with this exit.
+                task.dead_shim_exit = task.deleted_exit
                 self._shut_down(task, now=False)
             self._close_log(task)
             task.bundle.remove()
@@ -293,7 +297,7 @@ class TaskManager:
     def _shim_disconnected(self, task: Task, connection: ShimConnection) -> None:
         """A shim's connection hung up. Only if a new one is refused as well is the shim dead."""
         with task.lock:
-            if task.deleting or task.connection is not connection or self._closing or not self._registered(task):
+            if task.connection is not connection or self._closing or not self._registered(task):
                 return
             try:
                 task.connection = self._reconnect(task.bundle)
@@ -308,10 +312,10 @@ class TaskManager:
 
     def _clean_up_after_dead_shim(self, task: Task) -> None:
         """Run the shim's delete action, keep what it reports and publish the task's end.
-        Called with task.lock held."""
+        Called with task.lock held. Until the report is kept, the closed connection stays, so
+        that calls for the task fail as Unavailable rather than find neither."""
         if task.connection is not None:
             task.connection.close()
-            task.connection = None
         try:
             last_word = task.binary.delete(task.bundle.path, task.id)
         except errdefs.Error as exc:
@@ -321,6 +325,7 @@ class TaskManager:
             last_word = shim_pb2.DeleteResponse(exit_status=DEAD_SHIM_EXIT_STATUS, exited_at=exited_at)
         task.bundle.write(DEAD_SHIM_DELETE_RESPONSE, last_word.SerializeToString())
         task.dead_shim_exit = last_word
+        task.connection = None
         self._close_log(task)
         self._exchange.publish(task.namespace, "/tasks/exit", event_types_pb2.TaskExit(
             container_id=task.id, id=task.id, pid=last_word.pid, exit_status=last_word.exit_status,
@@ -330,8 +335,8 @@ class TaskManager:
             exited_at=last_word.exited_at))
 
     def _shut_down(self, task: Task, *, now: bool) -> None:
-        """Tell a task's live shim to exit; from now on its hang-up is expected."""
-        task.deleting = True
+        """Tell a task's live shim to exit and let go of the connection, whose hang-up is then
+        no longer the task's."""
         self._watcher.unwatch(task.connection.socket.fileno())
         _tell_to_exit(task.connection, task.namespace, task.id, now=now)
         task.connection = None
