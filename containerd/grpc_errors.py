@@ -24,7 +24,7 @@ def status_code(exc: BaseException) -> grpc.StatusCode:
 
 
 def _abort(context: grpc.ServicerContext, method: str, exc: Exception):
-    if not isinstance(exc, (errdefs.Error, OSError)):
+    if errdefs.status(exc) is None:
         log.error("%s failed", method, exc_info=exc)
     context.abort(status_code(exc), str(exc) or type(exc).__name__)
 

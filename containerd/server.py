@@ -57,7 +57,7 @@ class Server:
                      ("grpc.max_send_message_length", MAX_MESSAGE_SIZE)])
         for _, service in self.plugins.of_type(GRPC_PLUGIN):
             service.register(self._grpc)
-        self._ttrpc = ttrpc.Server(error_mapper=lambda exc: (errdefs.grpc_code(exc), str(exc)))
+        self._ttrpc = ttrpc.Server(error_mapper=errdefs.status)
         for _, service in self.plugins.of_type(TTRPC_PLUGIN):
             service.register(self._ttrpc)
 

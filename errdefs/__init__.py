@@ -148,5 +148,13 @@ def grpc_code(exc: BaseException) -> int:
     return GRPC_CODES[kind_of(exc)]
 
 
+def status(exc: BaseException) -> tuple[int, str] | None:
+    """The gRPC (or ttrpc) status an expected error answers with: (code, message) for our
+    kinds and the OS's errors; None for anything else, a bug, which the edge logs."""
+    if isinstance(exc, (Error, OSError)):
+        return grpc_code(exc), str(exc)
+    return None
+
+
 def from_grpc_code(code: int, message: str) -> Error:
     return _KIND_OF_GRPC_CODE.get(code, Unknown)(message)

@@ -30,13 +30,6 @@ TASK_METHODS = [(m.name, message_factory.GetMessageClass(m.input_type)) for m in
 _prctl = mounts.libc().prctl
 
 
-def _map_error(exc: BaseException):
-    """errdefs kind -> ttrpc status, at this edge only."""
-    if isinstance(exc, (errdefs.Error, OSError)):
-        return errdefs.grpc_code(exc), str(exc)
-    return None
-
-
 def _become_subreaper() -> None:
     if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
@@ -79,7 +72,7 @@ def run(request: dict, listener_fd: int) -> None:
     service = TaskService(namespace=request["namespace"], bundle=bundle, runtime_root=request["runtime_root"],
                           runtime_binary=request["runtime_binary"], env=request["env"], reaper=reaper,
                           publisher=publisher, on_shutdown=shut_down)
-    server = ttrpc.Server(error_mapper=_map_error)
+    server = ttrpc.Server(error_mapper=errdefs.status)
     for method, request_type in TASK_METHODS:
         server.register(TASK_SERVICE.full_name, method, getattr(service, method), request_type)
     listener = socket.socket(fileno=listener_fd)
