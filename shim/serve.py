@@ -10,8 +10,6 @@ import socket
 import sys
 import threading
 
-from google.protobuf import message_factory
-
 import errdefs
 from protos import shim_pb2, ttrpc
 
@@ -22,11 +20,7 @@ from .service import TaskService
 
 PR_SET_CHILD_SUBREAPER = 36
 
-# Looked up here, at import, so the fork server does it once for every shim.
 TASK_SERVICE = shim_pb2.DESCRIPTOR.services_by_name["Task"]
-# The rpcs the service implements; the others (Checkpoint) answer Unimplemented.
-TASK_METHODS = [(m.name, message_factory.GetMessageClass(m.input_type)) for m in TASK_SERVICE.methods
-                if hasattr(TaskService, m.name)]
 _prctl = mounts.libc().prctl
 
 
@@ -73,8 +67,8 @@ def run(request: dict, listener_fd: int) -> None:
                           runtime_binary=request["runtime_binary"], env=request["env"], reaper=reaper,
                           publisher=publisher, on_shutdown=shut_down)
     server = ttrpc.Server(error_mapper=errdefs.status)
-    for method, request_type in TASK_METHODS:
-        server.register(TASK_SERVICE.full_name, method, getattr(service, method), request_type)
+    # The rpcs the service lacks (Checkpoint) answer Unimplemented.
+    server.register_service(TASK_SERVICE, service)
     listener = socket.socket(fileno=listener_fd)
     server.start(listener)
     reaper.run(until=done)

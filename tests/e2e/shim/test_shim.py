@@ -245,6 +245,9 @@ def test_kill_pause_resume_pids_and_errors(shim_task):
     with pytest.raises(ttrpc.RPCError) as info:
         t.task.State(shim_pb2.StateRequest(id=t.id, exec_id="nope"))
     assert info.value.code == ttrpc.Code.NOT_FOUND
+    with pytest.raises(ttrpc.RPCError) as info:
+        t.task.Checkpoint(shim_pb2.CheckpointTaskRequest(id=t.id, path=str(t.bundle / "checkpoint")))
+    assert info.value.code == ttrpc.Code.UNIMPLEMENTED
     t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=15))
     t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
     t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
