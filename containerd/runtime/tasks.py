@@ -140,8 +140,9 @@ class TaskManager:
                 self._watcher.watch_lines(task.log_fd, self._shim_logger(task))
                 address = binary.start(bundle.path, task_id, options)
                 started = True
-                bundle.write(SHIM_BINARY_PATH, binary.path.encode())
+                # The address first: a restart that finds no binary path stops the shim found there.
                 bundle.write(ADDRESS, address.encode())
+                bundle.write(SHIM_BINARY_PATH, binary.path.encode())
                 task.connection = ShimConnection(address, namespace)
                 created = task.call("Create", shim_pb2.CreateTaskRequest(
                     id=task_id, bundle=str(bundle.path), rootfs=rootfs, terminal=terminal, stdin=stdin,
@@ -212,7 +213,7 @@ class TaskManager:
             return
         bundle = Bundle(path, namespace, path.name)
         binary_path = bundle.read(SHIM_BINARY_PATH)
-        if binary_path is None:  # the shim never finished starting: no task can be in it
+        if binary_path is None:  # cut short before the task was created: stop the shim, if there is one
             self._stop_leftover_shim(bundle)
             bundle.remove()
             return
@@ -228,7 +229,7 @@ class TaskManager:
         try:
             task.connection = self._reconnect(bundle)
             task.call("State", shim_pb2.StateRequest(id=bundle.id), shim_pb2.StateResponse, CONNECT_TIMEOUT)
-        except errdefs.NotFound:  # the shim lives but holds no such task: its create or delete was cut short
+        except errdefs.NotFound:  # a live shim answered that it has no such task: its create or delete was cut short
             log.info("task %s/%s: its shim has no such task; removing it", namespace, bundle.id)
             self._abandon(task, started=True)
             return
@@ -264,7 +265,7 @@ class TaskManager:
     def _reconnect(bundle: Bundle) -> ShimConnection:
         address = bundle.read(ADDRESS)
         if address is None:
-            raise errdefs.NotFound(f"bundle {bundle.path} has no shim address")
+            raise errdefs.Unavailable(f"bundle {bundle.path} has no shim address")
         connection = ShimConnection(address.decode(), bundle.namespace)
         try:
             connection.call("Connect", shim_pb2.ConnectRequest(id=bundle.id), shim_pb2.ConnectResponse, CONNECT_TIMEOUT)

@@ -24,6 +24,7 @@ class FakeShim:
 
     def __init__(self, server: ttrpc.Server):
         self.server = server
+        self.shut_down = False
 
     def Connect(self, request, context):
         return shim_pb2.ConnectResponse(shim_pid=1, task_pid=2)
@@ -36,17 +37,19 @@ class FakeShim:
 
     def Shutdown(self, request, context):
         # A handler may not stop its own server: it would wait for itself.
+        self.shut_down = True
         threading.Thread(target=self.server.shutdown).start()
         return empty_pb2.Empty()
 
 
 @pytest.fixture
-def shim_server(tmp_path):
+def shim(tmp_path):
     server = ttrpc.Server()
-    server.register_service(TASK_SERVICE, FakeShim(server))
-    path = tmp_path / "shim.sock"
-    server.start(ttrpc.listen(path))
-    yield path
+    shim = FakeShim(server)
+    server.register_service(TASK_SERVICE, shim)
+    shim.address = f"unix://{tmp_path / 'shim.sock'}"
+    server.start(ttrpc.listen(tmp_path / "shim.sock"))
+    yield shim
     server.close()
 
 
@@ -63,11 +66,14 @@ def manager(tmp_path, monkeypatch, exchange):
     manager.close()
 
 
-def left_bundle(tmp_path, shim_address: str) -> None:
+def left_bundle(tmp_path, shim_address: str | None, binary_path: str | None = "/nonexistent/shim") -> Bundle:
     """A task's bundle as a previous run of the daemon left it."""
     bundle = Bundle.create(tmp_path / "tasks", NAMESPACE, TASK_ID, b"{}")
-    bundle.write(ADDRESS, shim_address.encode())
-    bundle.write(SHIM_BINARY_PATH, b"/nonexistent/shim")
+    if shim_address is not None:
+        bundle.write(ADDRESS, shim_address.encode())
+    if binary_path is not None:
+        bundle.write(SHIM_BINARY_PATH, binary_path.encode())
+    return bundle
 
 
 def state(manager: TaskManager) -> shim_pb2.StateResponse:
@@ -110,8 +116,8 @@ def test_a_task_whose_shim_is_unreachable_is_unavailable_until_the_delete_action
 
 
 def test_a_task_whose_shim_hung_up_is_unavailable_until_the_delete_action_answers(
-        tmp_path, shim_server, manager, exchange, delete_action):
-    left_bundle(tmp_path, f"unix://{shim_server}")
+        tmp_path, shim, manager, exchange, delete_action):
+    left_bundle(tmp_path, shim.address)
     manager.load_existing()
     assert state(manager).exit_status == EXIT_STATUS
     exits = exchange.subscribe(['topic=="/tasks/exit"'])
@@ -123,8 +129,8 @@ def test_a_task_whose_shim_hung_up_is_unavailable_until_the_delete_action_answer
     assert state(manager).exit_status == 137
 
 
-def test_a_task_whose_bundle_could_not_be_removed_answers_with_its_exit(tmp_path, shim_server, manager, monkeypatch):
-    left_bundle(tmp_path, f"unix://{shim_server}")
+def test_a_task_whose_bundle_could_not_be_removed_answers_with_its_exit(tmp_path, shim, manager, monkeypatch):
+    left_bundle(tmp_path, shim.address)
     manager.load_existing()
     remove = Bundle.remove
 
@@ -140,3 +146,18 @@ def test_a_task_whose_bundle_could_not_be_removed_answers_with_its_exit(tmp_path
     assert manager.delete(NAMESPACE, TASK_ID).exit_status == EXIT_STATUS
     with pytest.raises(errdefs.NotFound):
         manager.get(NAMESPACE, TASK_ID)
+
+
+def test_a_shim_started_for_a_task_never_created_is_told_to_exit(tmp_path, shim, manager):
+    bundle = left_bundle(tmp_path, shim.address, binary_path=None)
+    manager.load_existing()
+    assert shim.shut_down
+    assert not bundle.path.exists()
+    assert manager.list(NAMESPACE) == []
+
+
+def test_a_task_whose_shim_address_is_missing_is_taken_for_dead(tmp_path, manager, delete_action):
+    left_bundle(tmp_path, None)
+    delete_action.during = lambda: None
+    manager.load_existing()
+    assert state(manager).exit_status == 137
