@@ -16,10 +16,6 @@ _MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def libc():
-    return _libc
-
-
 def mount_all(mounts: list[dict], target: str) -> None:
     """Each mount ({type, source, options}) onto `target`, in order; undone on failure."""
     done = 0
@@ -35,7 +31,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
             if fstype == "bind":
                 flags |= _FLAGS["bind"]
                 fstype = None
-            result = libc().mount(os.fsencode(m.get("source") or "none"), os.fsencode(target),
+            result = _libc.mount(os.fsencode(m.get("source") or "none"), os.fsencode(target),
                                   os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags),
                                   ",".join(data).encode() or None)
             if result != 0:
@@ -44,7 +40,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
             done += 1
             if flags & _FLAGS["bind"] and flags & _FLAGS["ro"]:
                 # A bind mount ignores ro until remounted.
-                libc().mount(None, os.fsencode(target), None, ctypes.c_ulong(flags | _FLAGS["remount"]), None)
+                _libc.mount(None, os.fsencode(target), None, ctypes.c_ulong(flags | _FLAGS["remount"]), None)
     except BaseException:
         for _ in range(done):
             unmount(target)
@@ -53,7 +49,7 @@ def mount_all(mounts: list[dict], target: str) -> None:
 
 def unmount(target: str) -> None:
     """Detach whatever is mounted on `target` (all layers), tolerating nothing mounted."""
-    while libc().umount2(os.fsencode(target), _MNT_DETACH) == 0:
+    while _libc.umount2(os.fsencode(target), _MNT_DETACH) == 0:
         pass
     err = ctypes.get_errno()
     if err not in (22, 2):  # EINVAL: not a mount point (any more); ENOENT: no such path

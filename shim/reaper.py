@@ -10,12 +10,23 @@ main thread is the reaper: an idle shim then has no thread but those it needs to
 Never Popen.wait or os.waitpid(pid) elsewhere: a second reaper steals exits, and Popen turns
 the resulting ECHILD into status 0 (a failed `pyrunc create` would look like success).
 """
+import ctypes
 import os
 import signal
 import threading
 import time
 
 _SIGNALS = {signal.SIGCHLD, signal.SIGUSR1}
+_PR_SET_CHILD_SUBREAPER = 36
+# Made at import, so the fork server makes it once and every shim shares it.
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def become_subreaper() -> None:
+    """Adopt the orphans among this process's descendants: the container's init, once the
+    runtime that started it exits."""
+    if _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def block_signals() -> None:

@@ -4,7 +4,6 @@ It makes itself a child subreaper (so the container's init becomes its child onc
 exits), starts the reaper, serves containerd.task.v2.Task over ttrpc on the listening socket
 `shim start` made, and exits once its task is deleted and containerd says Shutdown.
 """
-import ctypes
 import os
 import socket
 import sys
@@ -13,20 +12,11 @@ import threading
 import errdefs
 from protos import shim_pb2, ttrpc
 
-from . import mounts
 from .publisher import Publisher
-from .reaper import Reaper, block_signals
+from .reaper import Reaper, become_subreaper, block_signals
 from .service import TaskService
 
-PR_SET_CHILD_SUBREAPER = 36
-
 TASK_SERVICE = shim_pb2.DESCRIPTOR.services_by_name["Task"]
-_prctl = mounts.libc().prctl
-
-
-def _become_subreaper() -> None:
-    if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def _redirect_stdio(bundle: str) -> None:
@@ -51,7 +41,7 @@ def run(request: dict, listener_fd: int) -> None:
     bundle = request["bundle"]
     os.chdir(bundle)
     _redirect_stdio(bundle)
-    _become_subreaper()
+    become_subreaper()
     block_signals()  # before any other thread starts: they all inherit the mask
     reaper = Reaper()
     done = threading.Event()
