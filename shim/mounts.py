@@ -31,20 +31,22 @@ def mount_all(mounts: list[dict], target: str) -> None:
             if fstype == "bind":
                 flags |= _FLAGS["bind"]
                 fstype = None
-            result = _libc.mount(os.fsencode(m.get("source") or "none"), os.fsencode(target),
-                                  os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags),
-                                  ",".join(data).encode() or None)
-            if result != 0:
-                err = ctypes.get_errno()
-                raise errdefs.Internal(f"mount {m.get('type')} {m.get('source')} on {target}: {os.strerror(err)}")
+            _mount(m.get("source") or "none", target, fstype, flags, ",".join(data),
+                   f"mount {m.get('type')} {m.get('source')}")
             done += 1
             if flags & _FLAGS["bind"] and flags & _FLAGS["ro"]:
                 # A bind mount ignores ro until remounted.
-                _libc.mount(None, os.fsencode(target), None, ctypes.c_ulong(flags | _FLAGS["remount"]), None)
+                _mount(None, target, None, flags | _FLAGS["remount"], "", f"remount {m.get('source')} read-only")
     except BaseException:
         for _ in range(done):
             unmount(target)
         raise
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str, what: str) -> None:
+    if _libc.mount(os.fsencode(source) if source is not None else None, os.fsencode(target),
+                   os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags), data.encode() or None) != 0:
+        raise errdefs.Internal(f"{what} on {target}: {os.strerror(ctypes.get_errno())}")
 
 
 def unmount(target: str) -> None:
