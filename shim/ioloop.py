@@ -17,14 +17,13 @@ _CHUNK = 64 * 1024
 class Copy:
     """One registered copy; `done` is set once it is over."""
 
-    __slots__ = ("source", "sink", "pending", "done", "close_sink")
+    __slots__ = ("source", "sink", "pending", "done")
 
-    def __init__(self, source: int, sink: int, done: threading.Event, close_sink: bool):
+    def __init__(self, source: int, sink: int, done: threading.Event):
         self.source = source
         self.sink = sink
         self.pending = b""
         self.done = done
-        self.close_sink = close_sink
 
 
 class _Watch:
@@ -45,11 +44,11 @@ class IOLoop:
         self._ending: list[Copy] = []
         self._thread: threading.Thread | None = None
 
-    def copy(self, source: int, sink: int, *, close_sink: bool = True) -> Copy:
+    def copy(self, source: int, sink: int) -> Copy:
         """Copy source to sink until source ends (or end() is called); both fds become the
-        loop's and are closed at the end (the sink only if close_sink)."""
+        loop's and are closed at the end."""
         os.set_blocking(sink, False)
-        copy = Copy(source, sink, threading.Event(), close_sink)
+        copy = Copy(source, sink, threading.Event())
         with self._lock:
             self._added.append(copy)
             self._start()
@@ -142,6 +141,5 @@ class IOLoop:
     def _finish(self, copy: Copy, from_sink: bool = False) -> None:
         self._selector.unregister(copy.sink if from_sink else copy.source)
         os.close(copy.source)
-        if copy.close_sink:
-            os.close(copy.sink)
+        os.close(copy.sink)
         copy.done.set()

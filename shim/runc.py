@@ -107,9 +107,6 @@ class Runc:
     def resume(self, container_id: str) -> None:
         self.run("resume", container_id)
 
-    def state(self, container_id: str) -> dict:
-        return json.loads(self.run("state", container_id, capture=True))
-
     def ps(self, container_id: str) -> list[int]:
         return json.loads(self.run("ps", "--format", "json", container_id, capture=True)) or []
 

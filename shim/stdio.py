@@ -54,7 +54,6 @@ class ProcessIO:
         self._stdin_write: int | None = None
         self._stdin_copy = None
         self._outputs = []
-        self._logger_pid: int | None = None
         self.master: int | None = None  # the pty master, with a terminal
 
     # --- pipes -------------------------------------------------------------------------
@@ -114,7 +113,7 @@ class ProcessIO:
                    (os.POSIX_SPAWN_DUP2, ready_w, 5)]
         env = {**self.env, "CONTAINER_ID": self.container_id, "CONTAINER_NAMESPACE": self.namespace}
         try:
-            self._logger_pid = os.posix_spawn(parsed.path, args, env, file_actions=actions)
+            os.posix_spawn(parsed.path, args, env, file_actions=actions)
         finally:
             os.close(ready_w)
             os.close(devnull)
