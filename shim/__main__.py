@@ -19,7 +19,7 @@ import sys
 import time
 
 VERSION = "0.1.0"
-_FLAGS = {"namespace", "address", "publish-binary", "id", "bundle", "socket", "ttrpc-address"}
+_FLAGS = {"namespace", "address", "publish-binary", "id", "bundle", "socket"}
 _SWITCHES = {"debug", "v", "version"}
 
 
@@ -73,9 +73,7 @@ def start(flags: dict) -> int:
     request = {
         "bundle": bundle,
         "namespace": namespace,
-        "id": container_id,
-        "address": address,
-        "ttrpc_address": os.environ.get("TTRPC_ADDRESS") or flags.get("ttrpc-address") or f"{address}.ttrpc",
+        "ttrpc_address": os.environ.get("TTRPC_ADDRESS") or f"{address}.ttrpc",
         "socket_path": path,
         # pyrunc's state for this daemon's containers sits beside the daemon, one root per namespace.
         "runtime_root": os.path.join(daemon_dir, "pyrunc"),
