@@ -199,9 +199,7 @@ def _prepare_rootfs(sc, plan: Plan) -> None:
         try:
             mounts = spec.get("mounts", [])
             rootfs.mount_all(root, mounts, cgroup_mounter=plan.cgroup_mounter)
-            dev_is_bound = any(rootfs.clean(m["destination"]) == "/dev" and "bind" in (m.get("type"), *m.get("options", []))
-                               for m in mounts)
-            if not dev_is_bound:
+            if not rootfs.binds_dev(mounts):
                 rootfs.create_devices(root, spec.get("linux", {}).get("devices", []),
                                       bind_from_host="user" in plan.namespaces)
                 rootfs.create_dev_symlinks(root)

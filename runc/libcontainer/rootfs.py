@@ -233,6 +233,12 @@ def _make_parent_mount_private(sc, rootfs: str) -> None:
             path = os.path.dirname(path)
 
 
+def binds_dev(mounts: list[dict]) -> bool:
+    """Whether a mount binds something onto /dev: its device nodes are then the source's, and
+    pyrunc must not make its own there (they would land in that source, maybe the host's /dev)."""
+    return any(clean(m["destination"]) == "/dev" and MountOptions(m.get("options", [])).is_bind for m in mounts)
+
+
 def mount_all(root: Rootfs, mounts: list[dict], *, cgroup_mounter) -> None:
     for m in mounts:
         mount_one(root, m, cgroup_mounter=cgroup_mounter)

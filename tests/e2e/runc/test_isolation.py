@@ -1,5 +1,6 @@
 """What a container sees, checked from inside it with busybox applets."""
 import os
+import stat
 
 import pytest
 
@@ -53,6 +54,21 @@ def test_masked_paths(runtime, bundle):
     out = run_output(runtime, bundle, "wc -c < /proc/interrupts; cat /proc/timer_list | wc -c; ls /sys/firmware | wc -l; "
                                       "echo x > /proc/sys/kernel/hostname || echo ro")
     assert out.split() == ["0", "0", "0", "ro"]
+
+
+def test_a_dev_bound_with_rbind_gets_no_device_nodes(runtime, bundle, tmp_path):
+    # The nodes of a bound /dev are its source's: any the runtime made would land in the
+    # source, the host's own /dev when that is what is bound.
+    source = tmp_path / "dev"
+    source.mkdir()
+    os.mknod(source / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # both runtimes need it
+    mounts = bundle.config["mounts"]
+    index = next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")
+    # No type: the options alone make it a bind mount.
+    mounts[index] = {"destination": "/dev", "source": str(source), "options": ["rbind", "nosuid"]}
+    run_output(runtime, bundle, "true")
+    made = {"zero", "full", "random", "urandom", "tty", "ptmx", "fd", "stdin", "stdout", "stderr"}
+    assert made & set(os.listdir(source)) == set()
 
 
 def test_devices(runtime, bundle):

@@ -46,6 +46,18 @@ def test_mount_options_split():
     assert rootfs.MountOptions(["rbind"]).flags == S.MS_BIND | S.MS_REC
 
 
+def test_dev_counts_as_bound_by_bind_or_rbind_only():
+    def dev(options, destination="/dev", fstype="bind"):
+        return [{"destination": destination, "type": fstype, "source": "/dev", "options": options}]
+
+    assert rootfs.binds_dev(dev(["bind"]))
+    assert rootfs.binds_dev(dev(["rbind", "ro"]))
+    assert rootfs.binds_dev(dev(["rbind"], destination="//dev/", fstype=None))
+    assert not rootfs.binds_dev(dev(["nosuid", "mode=755"], fstype="tmpfs"))
+    assert not rootfs.binds_dev(dev(["rbind"], destination="/dev/shm"))
+    assert not rootfs.binds_dev([])
+
+
 def test_targets_are_created_inside_the_rootfs(root, tmp_path):
     rootfs.mount_one(root, {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "size=1m"]},
                      cgroup_mounter=None)
