@@ -18,14 +18,13 @@ import concurrent.futures
 import logging
 import os
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
-from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
+from google.protobuf import empty_pb2, timestamp_pb2
 from google.protobuf import message as _message
 
 import errdefs
-from protos import event_types_pb2, shim_pb2, task_pb2, types_pb2
+from protos import event_types_pb2, shim_pb2, task_pb2
 
 from ..core.events import Exchange
 from .bundle import ADDRESS, DEAD_SHIM_DELETE_RESPONSE, SHIM_BINARY_PATH, Bundle
@@ -120,11 +119,12 @@ class TaskManager:
 
     # create and delete
 
-    def create(self, namespace: str, task_id: str, *, runtime: str, spec: bytes, rootfs: Iterable[types_pb2.Mount],
-               stdin: str, stdout: str, stderr: str, terminal: bool, options: any_pb2.Any | None,
+    def create(self, namespace: str, request: shim_pb2.CreateTaskRequest, *, runtime: str, spec: bytes,
                timeout: float | None = None) -> int:
-        """Make the bundle, start a shim in it and have the shim create the task; returns its
-        init pid. On failure nothing is left behind: no bundle, no shim."""
+        """Make the bundle, start a shim in it and have the shim create the task the request
+        describes (its bundle filled in here); returns its init pid. On failure nothing is
+        left behind: no bundle, no shim."""
+        task_id = request.id
         key = (namespace, task_id)
         with self._lock:
             if key in self._tasks or key in self._creating:
@@ -138,15 +138,14 @@ class TaskManager:
             try:
                 task.log_fd = bundle.open_log()
                 self._watcher.watch_lines(task.log_fd, self._shim_logger(task))
-                address = binary.start(bundle.path, task_id, options)
+                address = binary.start(bundle.path, task_id, request.options if request.HasField("options") else None)
                 started = True
                 # The address first: a restart that finds no binary path stops the shim found there.
                 bundle.write(ADDRESS, address.encode())
                 bundle.write(SHIM_BINARY_PATH, binary.path.encode())
                 task.connection = ShimConnection(address, namespace)
-                created = task.call("Create", shim_pb2.CreateTaskRequest(
-                    id=task_id, bundle=str(bundle.path), rootfs=rootfs, terminal=terminal, stdin=stdin,
-                    stdout=stdout, stderr=stderr, options=options), shim_pb2.CreateTaskResponse, timeout)
+                request.bundle = str(bundle.path)
+                created = task.call("Create", request, shim_pb2.CreateTaskResponse, timeout)
             except BaseException:
                 self._abandon(task, started)
                 raise

@@ -62,10 +62,10 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             raise errdefs.NotImplemented("restoring a task from a checkpoint is not supported")
         # The request's options win over the container's, as in containerd.
         options = request.options if request.HasField("options") else to_any(container.runtime.options)
-        pid = self._tasks.create(
-            namespace, container.id, runtime=container.runtime.name, spec=container.spec.value, rootfs=request.rootfs,
-            stdin=request.stdin, stdout=request.stdout, stderr=request.stderr, terminal=request.terminal,
-            options=options, timeout=deadline(context))
+        pid = self._tasks.create(namespace, shim_pb2.CreateTaskRequest(
+            id=container.id, rootfs=request.rootfs, terminal=request.terminal, stdin=request.stdin,
+            stdout=request.stdout, stderr=request.stderr, options=options),
+            runtime=container.runtime.name, spec=container.spec.value, timeout=deadline(context))
         return tasks_pb2.CreateTaskResponse(container_id=container.id, pid=pid)
 
     def Start(self, request, context):
