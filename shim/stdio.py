@@ -84,9 +84,9 @@ class ProcessIO:
         outputs, self._pending_outputs = self._pending_outputs, []
         if self._uses_logging_binary(outputs):
             self._start_logging_binary(outputs)
-            return
-        for _, read_end, uri in outputs:
-            self._start_output(read_end, _open_sink(uri))
+        else:
+            for _, read_end, uri in outputs:
+                self._start_output(read_end, _open_sink(uri))
         if self._stdin_write is not None:
             self._start_stdin()
 

@@ -338,6 +338,30 @@ def test_binary_uri_logging_program(shim_task, tmp_path):
     assert record.read_text() == f"testns/{t.id} --tag=x\nto-the-logger\n"
 
 
+def test_binary_uri_logging_program_with_stdin(shim_task, tmp_path):
+    logger = tmp_path / "logger.sh"
+    record = tmp_path / "logged"
+    logger.write_text(f"#!/bin/sh\nexec 5>&-\ncat <&3 >> {record}\n")
+    logger.chmod(0o755)
+    t = shim_task(["sh", "-c", "read line; echo got:$line"])
+    stdin = fifo(t.bundle, "stdin")
+    writer = os.open(stdin, os.O_RDWR)
+    try:
+        uri = f"binary://{logger}"
+        t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle), stdin=str(stdin), stdout=uri, stderr=uri))
+        t.task.Start(shim_pb2.StartRequest(id=t.id))
+        os.write(writer, b"one\n")
+        assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
+    finally:
+        os.close(writer)
+    deadline = time.monotonic() + 10
+    while "got:one" not in (record.read_text() if record.exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert record.read_text() == "got:one\n"
+
+
 def test_terminal_and_resize(shim_task):
     t = shim_task(["sh", "-c", "stty size; read x; stty size"], terminal=True)
     out, stdin = fifo(t.bundle, "tty-out"), fifo(t.bundle, "tty-in")
