@@ -13,10 +13,13 @@ An exit is recorded in the bundle (atomically) before anybody is told of it, so 
 answer with it after the daemons above it restart, and `shim delete` can find it if the
 shim itself dies.
 """
+import fcntl
 import json
 import os
 import socket
+import struct
 import tempfile
+import termios
 import threading
 
 import errdefs
@@ -69,10 +72,6 @@ class Process:
     def resize(self, width: int, height: int) -> None:
         if self.io.master is None:
             raise errdefs.FailedPrecondition(f"process {self.id} has no terminal")
-        import fcntl
-        import struct
-        import termios
-
         fcntl.ioctl(self.io.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
     def close_io(self) -> None:
