@@ -42,14 +42,14 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def socket_path(socket_dir: str) -> str:
+def forkserver_path(socket_dir: str) -> str:
     return os.path.join(socket_dir, f"forkserver-{code_digest()}.sock")
 
 
 # --- the client side: `shim start` ----------------------------------------------------------
 def request_shim(socket_dir: str, request: dict, listener: socket.socket) -> int:
     """Have a fork server start a shim serving on `listener`; returns the shim's pid."""
-    path = socket_path(socket_dir)
+    path = forkserver_path(socket_dir)
     for attempt in range(2):
         try:
             return _ask(path, request, listener)
