@@ -121,9 +121,6 @@ class Process:
         with open(pid_file) as f:
             return int(f.read().strip())
 
-    def state(self) -> str:
-        return self.status
-
 
 class Init(Process):
     """The container's first process; its life is the container's."""
@@ -196,6 +193,7 @@ class Init(Process):
             raise errdefs.FailedPrecondition(f"cannot delete a {self.status} container: kill it first")
         self.runc.delete(self.container_id, force=True)
         self.deleted = True
+        self.status = STOPPED
         self.io.wait_output()
         if self.rootfs_mounts:
             mounts.unmount(self.rootfs)

@@ -206,11 +206,9 @@ class TaskService:
     def Delete(self, request: shim_pb2.DeleteRequest, context) -> shim_pb2.DeleteResponse:
         process = self._process(request.id, request.exec_id)
         process.delete()
-        with self.lock:
-            if isinstance(process, Exec):
+        if isinstance(process, Exec):
+            with self.lock:
                 del self.execs[process.id]
-            else:
-                process.status = STOPPED
         self.publisher.publish("/tasks/delete", events.TaskDelete(
             container_id=request.id, id=process.id, pid=process.pid, exit_status=process.exit_status,
             exited_at=_timestamp(process.exited_at)))
@@ -239,7 +237,7 @@ class TaskService:
         stdio = process.stdio
         return shim_pb2.StateResponse(
             id=process.container_id, exec_id=request.exec_id, bundle=process.bundle, pid=process.pid,
-            status=_STATUS[process.state()], stdin=stdio.stdin, stdout=stdio.stdout, stderr=stdio.stderr,
+            status=_STATUS[process.status], stdin=stdio.stdin, stdout=stdio.stdout, stderr=stdio.stderr,
             terminal=stdio.terminal, exit_status=process.exit_status, exited_at=_timestamp(process.exited_at))
 
     def Wait(self, request: shim_pb2.WaitRequest, context) -> shim_pb2.WaitResponse:
