@@ -11,11 +11,18 @@ import os
 
 import errdefs
 
-from . import spec_validator
-
 # runc and moby write these r-prefixed propagations, which the schema's enum lacks; runc
 # accepts them, and Docker sends them for rslave/rshared bind mounts, so accept them too.
 _RECURSIVE_PROPAGATION = {"rprivate": "private", "rshared": "shared", "rslave": "slave", "runbindable": "unbindable"}
+
+# The rlimit types Linux has, with their setrlimit(2) numbers. The schema lets any RLIMIT_*
+# name through.
+RLIMITS = {
+    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
+    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
+}
 
 # Sysctls the kernel namespaces, and the namespace a container must own to set them.
 _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
@@ -38,6 +45,8 @@ def load(bundle: str) -> dict:
 
 
 def validate(config: dict) -> None:
+    from . import spec_validator  # here: exec needs only the rlimit table, not the schema
+
     candidate = config
     propagation = config.get("linux", {}).get("rootfsPropagation") if isinstance(config, dict) else None
     if isinstance(propagation, str) and propagation in _RECURSIVE_PROPAGATION:
@@ -63,6 +72,7 @@ def _check_runtime_rules(config: dict) -> None:
         raise _invalid("process.args", "must name the program to run (it is empty)")
     if not os.path.isabs(process.get("cwd", "")):
         raise _invalid("process.cwd", f"must be an absolute path, not {process.get('cwd')!r}")
+    check_rlimits(process, "config.json: process")
     if "root" not in config:
         raise _invalid("root", "is required")
     linux = config.get("linux", {})
@@ -89,6 +99,12 @@ def _check_runtime_rules(config: dict) -> None:
     seccomp = linux.get("seccomp")
     if seccomp and seccomp.get("listenerPath"):
         raise errdefs.NotImplemented("config.json: linux.seccomp.listenerPath: seccomp user notification is not supported")
+
+
+def check_rlimits(process: dict, field: str) -> None:
+    for index, rlimit in enumerate(process.get("rlimits", [])):
+        if rlimit["type"] not in RLIMITS:
+            raise errdefs.InvalidArgument(f"{field}.rlimits[{index}].type: unknown rlimit type {rlimit['type']!r}")
 
 
 def _check_sysctl(key: str, kinds: list[str]) -> None:

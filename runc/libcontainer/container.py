@@ -510,6 +510,8 @@ class ExecOptions(Record):
 
 def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:
     """Start `process` inside the running container `c`; returns its pid."""
+    from .. import spec as specs
+
     status = c.status()
     if status is Status.PAUSED and not opts.ignore_paused:
         raise errdefs.FailedPrecondition("cannot exec in a paused container (use --ignore-paused to override)")
@@ -519,6 +521,7 @@ def execute(c: Container, process: dict, opts: ExecOptions, log) -> int:
         raise errdefs.InvalidArgument("process.args must name the program to run")
     if not os.path.isabs(process.get("cwd", "/")):
         raise errdefs.InvalidArgument(f"process.cwd must be an absolute path, not {process['cwd']!r}")
+    specs.check_rlimits(process, "process")
     if process.get("terminal") and not (opts.console_socket or opts.console_pair):
         raise errdefs.InvalidArgument("cannot allocate tty if runc will detach without setting console socket")
     from . import init, sync
@@ -621,14 +624,6 @@ def write_id_maps(pid: int, linux: dict) -> None:
             f.write(lines)
 
 
-_RLIMITS = {
-    "RLIMIT_AS": 9, "RLIMIT_CORE": 4, "RLIMIT_CPU": 0, "RLIMIT_DATA": 2, "RLIMIT_FSIZE": 1,
-    "RLIMIT_LOCKS": 10, "RLIMIT_MEMLOCK": 8, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6, "RLIMIT_RSS": 5, "RLIMIT_RTPRIO": 14,
-    "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": 3,
-}
-
-
 def apply_process_limits(pid: int, process: dict) -> None:
     """rlimits and oom_score_adj, set from here because raising a hard limit or lowering the
     OOM score needs privileges the child may not have in its user namespace."""
@@ -636,10 +631,10 @@ def apply_process_limits(pid: int, process: dict) -> None:
     if rlimits:
         import resource
 
+        from ..spec import RLIMITS
+
         for rl in rlimits:
-            if rl["type"] not in _RLIMITS:
-                raise errdefs.InvalidArgument(f"config.json: process.rlimits: unknown rlimit type {rl['type']}")
-            resource.prlimit(pid, _RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
+            resource.prlimit(pid, RLIMITS[rl["type"]], (rl["soft"], rl["hard"]))
     if "oomScoreAdj" in process:
         with open(f"/proc/{pid}/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))

@@ -23,6 +23,8 @@ def assert_nothing_left(runtime, bundle):
     (lambda c: c.__setitem__("mounts", [{"destination": "relative/dir", "type": "tmpfs"}]), "mounts[0].destination"),
     (lambda c: c["linux"].__setitem__("seccomp", {"defaultAction": "SCMP_ACT_BOGUS"}), "linux.seccomp.defaultAction"),
     (lambda c: c["linux"].__setitem__("sysctl", {"vm.swappiness": "1"}), "linux.sysctl.vm.swappiness"),
+    (lambda c: c["process"].__setitem__("rlimits", [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]),
+     "process.rlimits[0].type"),
 ])
 def test_bad_config_names_the_field(runtime, bundle, tmp_path, edit, field):
     edit(bundle.config)
@@ -41,6 +43,17 @@ def _run_with_log(runtime, log, *args):
 
     return subprocess.run([runtime.binary, "--root", str(runtime.root), "--log", str(log), "--log-format", "json", *args],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+def test_unknown_rlimit_is_refused_before_any_hook_runs(runtime, bundle, tmp_path):
+    ran = tmp_path / "prestart-ran"
+    bundle.config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", f"touch {ran}"]}]}
+    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]
+    bundle.save()
+    done = runtime("create", "--bundle", str(bundle.path), bundle.id, check=False)
+    assert done.returncode == 1 and "RLIMIT_FOO" in done.stderr
+    assert not ran.exists()
+    assert_nothing_left(runtime, bundle)
 
 
 @pytest.mark.pyrunc_only

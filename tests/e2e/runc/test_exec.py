@@ -71,6 +71,15 @@ def test_exec_failures_exit_255(runtime, running):
     assert done.returncode == 255 and "executable file not found" in done.stderr
 
 
+@pytest.mark.pyrunc_only
+def test_exec_refuses_an_unknown_rlimit(runtime, running, tmp_path):
+    process = {"args": ["true"], "cwd": "/", "rlimits": [{"type": "RLIMIT_FOO", "soft": 1, "hard": 1}]}
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps(process))
+    done = runtime("exec", "--process", str(path), running.id, check=False)
+    assert done.returncode == 255 and "process.rlimits[0].type: unknown rlimit type 'RLIMIT_FOO'" in done.stderr
+
+
 def test_exec_refused_in_stopped_and_paused_containers(runtime, running):
     runtime("pause", running.id)
     done = runtime("exec", running.id, "true", check=False)

@@ -126,6 +126,13 @@ def test_runtime_rules():
     assert "mappings" in _error_for(config)
 
 
+def test_unknown_rlimit_type_is_refused():
+    # The schema's pattern (^RLIMIT_[A-Z]+$) lets it through; Linux has no such limit.
+    config = default_spec()
+    config["process"]["rlimits"].append({"type": "RLIMIT_FOO", "soft": 1, "hard": 1})
+    assert _error_for(config) == "config.json: process.rlimits[1].type: unknown rlimit type 'RLIMIT_FOO'"
+
+
 def test_recursive_propagation_from_docker_is_accepted():
     config = default_spec()
     config["linux"]["rootfsPropagation"] = "rslave"
