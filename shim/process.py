@@ -9,9 +9,8 @@ Each process has a status with explicit transitions (containerd's init_state.go)
                         paused
 
 What each operation may do in each status is decided here; the service only translates.
-An exit is recorded in the bundle (atomically) before anybody is told of it, so the shim can
-answer with it after the daemons above it restart, and `shim delete` can find it if the
-shim itself dies.
+The init's exit is recorded in the bundle (atomically) before anybody is told of it, so
+`shim delete` can report it if the shim itself dies.
 """
 import fcntl
 import json
@@ -47,22 +46,19 @@ class Process:
         self.io = ProcessIO(stdio, namespace, container_id, loop, runc.env)
         self._exited = threading.Event()
 
-    @property
-    def exit_file(self) -> str:
-        return os.path.join(self.bundle, f"{self.id}.exit")
-
     def set_exited(self, status: int, when: float) -> bool:
         """Record the exit; False if it was already recorded (the same exit seen twice)."""
         if self._exited.is_set():
             return False
         self.exit_status, self.exited_at = status, when
-        tmp = f"{self.exit_file}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({"pid": self.pid, "exit_status": status, "exited_at": when}, f)
-        os.rename(tmp, self.exit_file)
+        self._record_exit()
         self.status = STOPPED
         self._exited.set()
         return True
+
+    def _record_exit(self) -> None:
+        """Only the init's exit is kept on disk: it is the container's, which `shim delete`
+        reports after a dead shim."""
 
     def wait(self, timeout: float | None = None) -> tuple[int, float]:
         if not self._exited.wait(timeout):
@@ -139,9 +135,11 @@ class Init(Process):
     def rootfs(self) -> str:
         return os.path.join(self.bundle, "rootfs")
 
-    @property
-    def exit_file(self) -> str:
-        return os.path.join(self.bundle, "init.exit")
+    def _record_exit(self) -> None:
+        path = os.path.join(self.bundle, "init.exit")
+        with open(f"{path}.tmp", "w") as f:
+            json.dump({"pid": self.pid, "exit_status": self.exit_status, "exited_at": self.exited_at}, f)
+        os.rename(f"{path}.tmp", path)
 
     def create(self) -> None:
         if self.rootfs_mounts:
@@ -244,11 +242,10 @@ class Exec(Process):
         if self.status == RUNNING:
             raise errdefs.FailedPrecondition(f"cannot delete running exec {self.id}: kill it first")
         self.io.wait_output()
-        for name in (f"{self.id}.pid", f"{self.id}.exit"):
-            try:
-                os.unlink(os.path.join(self.bundle, name))
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(os.path.join(self.bundle, f"{self.id}.pid"))
+        except FileNotFoundError:
+            pass
 
 
 def read_exit_file(path: str) -> dict | None:

@@ -224,6 +224,7 @@ def test_exec_exits_before_init(shim_task, containerd):
         assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 137
         exits = containerd.wait_for("/tasks/exit", count=2)
         assert [e.id for e in exits] == ["e1", t.id]
+        assert [p.name for p in t.bundle.glob("*.exit")] == ["init.exit"]  # an exec's exit is not kept
         t.task.Delete(shim_pb2.DeleteRequest(id=t.id, exec_id="e1"))
         t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
     finally:
