@@ -45,19 +45,24 @@ def load(bundle: str) -> dict:
 
 
 def validate(config: dict) -> None:
-    from . import spec_validator  # here: exec needs only the rlimit table, not the schema
-
     candidate = config
     propagation = config.get("linux", {}).get("rootfsPropagation") if isinstance(config, dict) else None
     if isinstance(propagation, str) and propagation in _RECURSIVE_PROPAGATION:
         candidate = {**config, "linux": {**config["linux"], "rootfsPropagation": _RECURSIVE_PROPAGATION[propagation]}}
+    check_schema(candidate, "config.json")
+    _check_runtime_rules(config)
+
+
+def check_schema(document: dict, source: str) -> None:
+    """Check `document` against the OCI config schema; the error names `source` and the field."""
+    from . import spec_validator  # here: exec needs only the rlimit table, not the schema
+
     try:
-        spec_validator.validate(candidate)
+        spec_validator.validate(document)
     except spec_validator.ValidationError as e:
         field = (e.name or "data").removeprefix("data").lstrip(".") or "(the document)"
         message = e.message.removeprefix(e.name or "data").strip()
-        raise errdefs.InvalidArgument(f"config.json: {field}: {message}") from None
-    _check_runtime_rules(config)
+        raise errdefs.InvalidArgument(f"{source}: {field}: {message}") from None
 
 
 def _invalid(field: str, message: str) -> errdefs.InvalidArgument:

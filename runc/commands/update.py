@@ -4,7 +4,7 @@ import sys
 
 import errdefs
 
-from .. import OCI_VERSION, cli, spec_validator
+from .. import OCI_VERSION, cli, spec
 from ..libcontainer.container import Container, effective_resources
 from ..libcontainer.status import Status
 
@@ -36,10 +36,7 @@ def run(ctx, args) -> int:
             update = json.load(source)
         except ValueError as e:
             raise errdefs.InvalidArgument(f"resources: invalid JSON: {e}") from None
-    try:
-        spec_validator.validate({"ociVersion": OCI_VERSION, "linux": {"resources": update}})
-    except spec_validator.ValidationError as e:
-        raise errdefs.InvalidArgument(f"resources: {e.message.removeprefix('data.linux.resources')}") from None
+    spec.check_schema({"ociVersion": OCI_VERSION, "linux": {"resources": update}}, "resources")
     linux = c.config.setdefault("linux", {})
     resources = merge(linux.get("resources", {}), update)
     c.cgroup.set(effective_resources(resources))

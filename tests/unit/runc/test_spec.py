@@ -104,6 +104,13 @@ def test_schema_errors_name_the_field():
     assert "process.args" in _error_for(config)
 
 
+def test_schema_errors_of_a_resources_update_name_the_field():
+    update = {"ociVersion": "1.2.0", "linux": {"resources": {"memory": {"limit": "lots"}}}}
+    with pytest.raises(errdefs.InvalidArgument) as info:
+        spec.check_schema(update, "resources")
+    assert str(info.value) == "resources: linux.resources.memory.limit: must be integer"
+
+
 def test_runtime_rules():
     config = default_spec()
     config["process"]["args"] = []
