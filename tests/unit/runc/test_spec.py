@@ -140,6 +140,14 @@ def test_unknown_rlimit_type_is_refused():
     assert _error_for(config) == "config.json: process.rlimits[1].type: unknown rlimit type 'RLIMIT_FOO'"
 
 
+def test_seccomp_listener_is_refused_before_create_makes_anything():
+    # seccomp.prepare refuses it too, but only once create has made the state directory and cgroup.
+    config = default_spec()
+    config["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"}
+    with pytest.raises(errdefs.NotImplemented, match="listenerPath"):
+        spec.validate(config)
+
+
 def test_recursive_propagation_from_docker_is_accepted():
     config = default_spec()
     config["linux"]["rootfsPropagation"] = "rslave"
