@@ -18,6 +18,8 @@ import socket
 import sys
 import time
 
+from . import layout
+
 VERSION = "0.1.0"
 _FLAGS = {"namespace", "address", "publish-binary", "id", "bundle", "socket"}
 _SWITCHES = {"debug", "v", "version"}
@@ -82,7 +84,7 @@ def start(flags: dict) -> int:
     }
     pid = forkserver.request_shim(socket_dir(address), request, listener)
     listener.close()
-    with open(os.path.join(bundle, "shim.pid"), "w") as f:
+    with open(os.path.join(bundle, layout.SHIM_PID), "w") as f:
         f.write(str(pid))
     print(f"unix://{path}")
     return 0
@@ -97,12 +99,11 @@ def delete(flags: dict) -> int:
     from protos import shim_pb2
 
     from . import mounts
-    from .service import RUNTIME_FILE, recorded_exit
 
     bundle = flags.get("bundle") or os.getcwd()
     container_id = flags["id"]
     try:
-        with open(os.path.join(bundle, RUNTIME_FILE)) as f:
+        with open(os.path.join(bundle, layout.RUNTIME)) as f:
             runtime = json.load(f)
     except FileNotFoundError:
         runtime = None  # the shim died before Create: no container was made
@@ -110,7 +111,7 @@ def delete(flags: dict) -> int:
         subprocess.run([runtime["binary"], "--root", runtime["root"], "delete", "--force", container_id],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mounts.unmount(os.path.join(bundle, "rootfs"))
-    recorded = recorded_exit(bundle)
+    recorded = layout.read_init_exit(bundle)
     exited_at = timestamp_pb2.Timestamp()
     if recorded:
         exited_at.FromNanoseconds(int(recorded["exited_at"] * 1e9))
@@ -125,8 +126,7 @@ def delete(flags: dict) -> int:
 
 def _init_pid(bundle: str) -> int:
     try:
-        with open(os.path.join(bundle, "init.pid")) as f:
-            return int(f.read().strip())
+        return layout.read_pid(os.path.join(bundle, layout.INIT_PID))
     except (FileNotFoundError, ValueError):
         return 0
 

@@ -23,7 +23,7 @@ import threading
 
 import errdefs
 
-from . import mounts
+from . import layout, mounts
 from .ioloop import IOLoop
 from .runc import Runc
 from .stdio import ProcessIO, Stdio
@@ -113,10 +113,6 @@ class Process:
                     os.unlink(os.path.join(console_dir, name))
                 os.rmdir(console_dir)
 
-    def _read_pid(self, pid_file: str) -> int:
-        with open(pid_file) as f:
-            return int(f.read().strip())
-
 
 class Init(Process):
     """The container's first process; its life is the container's."""
@@ -136,16 +132,13 @@ class Init(Process):
         return os.path.join(self.bundle, "rootfs")
 
     def _record_exit(self) -> None:
-        path = os.path.join(self.bundle, "init.exit")
-        with open(f"{path}.tmp", "w") as f:
-            json.dump({"pid": self.pid, "exit_status": self.exit_status, "exited_at": self.exited_at}, f)
-        os.rename(f"{path}.tmp", path)
+        layout.write_init_exit(self.bundle, self.pid, self.exit_status, self.exited_at)
 
     def create(self) -> None:
         if self.rootfs_mounts:
             os.makedirs(self.rootfs, exist_ok=True)
             mounts.mount_all(self.rootfs_mounts, self.rootfs)
-        pid_file = os.path.join(self.bundle, "init.pid")
+        pid_file = os.path.join(self.bundle, layout.INIT_PID)
         try:
             self._launch(lambda stdio, console: self.runc.create(
                 self.container_id, self.bundle, pid_file, stdio, console_socket=console,
@@ -154,7 +147,7 @@ class Init(Process):
             if self.rootfs_mounts:
                 mounts.unmount(self.rootfs)
             raise
-        self.pid = self._read_pid(pid_file)
+        self.pid = layout.read_pid(pid_file)
 
     def start(self) -> None:
         if self.status != CREATED:
@@ -226,7 +219,7 @@ class Exec(Process):
                                                                console_socket=console))
         finally:
             os.unlink(process_file)
-        self.pid = self._read_pid(pid_file)
+        self.pid = layout.read_pid(pid_file)
         if self.status == CREATED:
             self.status = RUNNING
 
@@ -246,11 +239,3 @@ class Exec(Process):
             os.unlink(os.path.join(self.bundle, f"{self.id}.pid"))
         except FileNotFoundError:
             pass
-
-
-def read_exit_file(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None

@@ -23,8 +23,8 @@ import errdefs
 from protos import event_types_pb2 as events
 from protos import runc_options_pb2, shim_pb2, task_pb2, typeurl
 
-from .process import CREATED, PAUSED, RUNNING, STOPPED, Exec, Init, Process, read_exit_file
-from . import metrics, oom
+from .process import CREATED, PAUSED, RUNNING, STOPPED, Exec, Init, Process
+from . import layout, metrics, oom
 from .ioloop import IOLoop
 from .reaper import Exit, Reaper
 from .runc import Runc
@@ -33,7 +33,6 @@ from .stdio import Stdio
 _STATUS = {CREATED: task_pb2.CREATED, RUNNING: task_pb2.RUNNING, STOPPED: task_pb2.STOPPED, PAUSED: task_pb2.PAUSED}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 VERSION = "2"  # the shim API version Connect reports
-RUNTIME_FILE = "runtime.json"
 
 
 def _timestamp(when: float) -> timestamp_pb2.Timestamp:
@@ -83,8 +82,8 @@ class TaskService:
         binary = (options.binary_name if options and options.binary_name else None) or self.runtime_binary
         root = (options.root if options and options.root else None) or self.runtime_root
         # One runtime root per namespace, as containerd's runc shim keeps them.
-        return Runc(binary, os.path.join(root, self.namespace), os.path.join(self.bundle, "log.json"), self.reaper,
-                    self.env, systemd_cgroup=bool(options and options.systemd_cgroup))
+        return Runc(binary, os.path.join(root, self.namespace), os.path.join(self.bundle, layout.RUNTIME_LOG),
+                    self.reaper, self.env, systemd_cgroup=bool(options and options.systemd_cgroup))
 
     @contextlib.contextmanager
     def _tracking(self, process: Process):
@@ -179,7 +178,7 @@ class TaskService:
                         owns_pid_namespace=any(ns.get("type") == "pid" and not ns.get("path")
                                                for ns in spec.get("linux", {}).get("namespaces", [])))
             # For `shim delete`, which may have to clean up after this shim is gone.
-            with open(os.path.join(init.bundle, RUNTIME_FILE), "w") as f:
+            with open(os.path.join(init.bundle, layout.RUNTIME), "w") as f:
                 json.dump({"binary": init.runc.binary, "root": init.runc.root}, f)
             with self._tracking(init):
                 init.create()
@@ -291,8 +290,3 @@ class TaskService:
             return empty_pb2.Empty()  # containerd asks after Delete; a task not deleted keeps its shim
         self.on_shutdown()
         return empty_pb2.Empty()
-
-
-def recorded_exit(bundle: str) -> dict | None:
-    """The init's exit as the shim recorded it, for `shim delete` after the shim died."""
-    return read_exit_file(os.path.join(bundle, "init.exit"))
