@@ -218,10 +218,14 @@ class _Pending:
 
 
 class Client:
-    """One connection to a ttrpc server; thread-safe, calls multiplexed on odd stream ids."""
+    """One connection to a ttrpc server; thread-safe, calls multiplexed on odd stream ids.
+
+    on_lost is called once if the connection ends other than by close() (the server closed
+    it or it broke), on the thread that reads the connection: it must not block, nor close
+    or wait for the client."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, sock: socket.socket | None = None,
-                 connect_timeout: float | None = 10.0):
+                 connect_timeout: float | None = 10.0, on_lost: Callable[[], None] | None = None):
         if sock is None:
             if path is None:
                 raise TypeError("Client needs a socket path or a connected socket")
@@ -239,6 +243,7 @@ class Client:
         self._next_stream_id = 1
         self._pending: dict[int, _Pending] = {}
         self._closed: tuple[int, str] | None = None
+        self._on_lost = on_lost
         self._reader = threading.Thread(target=self._read_loop, name="ttrpc-client", daemon=True)
         self._reader.start()
 
@@ -303,6 +308,11 @@ class Client:
         unless a call passes its own."""
         return Stub(self, service, metadata=metadata)
 
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the connection has ended; False if it has not within timeout."""
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
+
     def close(self) -> None:
         """Close the connection; calls still waiting fail with UNAVAILABLE."""
         with self._lock:
@@ -347,12 +357,15 @@ class Client:
             reason = (Code.UNAVAILABLE, f"ttrpc: connection lost: {exc}")
         finally:
             with self._lock:
-                if self._closed is None:
+                lost = self._closed is None
+                if lost:
                     self._closed = reason
                 reason = self._closed
                 pending_calls, self._pending = self._pending, {}
             for pending in pending_calls.values():
                 pending.fail(*reason)
+            if lost and self._on_lost is not None:
+                self._on_lost()
 
 
 class Stub:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import shutil
-import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf import any_pb2
@@ -139,20 +138,17 @@ def _publish_binary() -> str:
 
 
 class ShimConnection:
-    """A ttrpc connection to one shim; errors come back as errdefs kinds."""
+    """A ttrpc connection to one shim; errors come back as errdefs kinds. on_lost(connection)
+    is called if the shim ends the connection before close() does, as ttrpc.Client's on_lost."""
 
-    def __init__(self, address: str, namespace: str, *, timeout: float = CONNECT_TIMEOUT):
-        self.address = address
+    def __init__(self, address: str, namespace: str, *, timeout: float = CONNECT_TIMEOUT,
+                 on_lost: Callable[[ShimConnection], None] | None = None):
         self.namespace = namespace
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
-            self.socket.settimeout(timeout)
-            self.socket.connect(socket_path(address))
-            self.socket.settimeout(None)
-        except OSError as exc:
-            self.socket.close()
-            raise errdefs.Unavailable(f"connect to shim at {address}: {exc}") from None
-        self._client = ttrpc.Client(sock=self.socket)
+            self._client = ttrpc.Client(socket_path(address), connect_timeout=timeout,
+                                        on_lost=None if on_lost is None else lambda: on_lost(self))
+        except ttrpc.RPCError as exc:  # the client chains the OSError of its connect
+            raise errdefs.Unavailable(f"connect to shim at {address}: {exc.__cause__}") from None
 
     def call(self, method: str, request: _message.Message, response_type: type[_message.Message],
              timeout: float | None = None):
@@ -163,10 +159,8 @@ class ShimConnection:
             raise errdefs.from_grpc_code(int(exc.code), exc.message) from None
 
     def wait_closed(self, timeout: float) -> bool:
-        """Wait until the shim closes its end of the connection; False if it has not within timeout."""
-        poller = select.poll()
-        poller.register(self.socket, select.POLLRDHUP)
-        return bool(poller.poll(timeout * 1000))
+        """Wait until the shim has closed the connection; False if it has not within timeout."""
+        return self._client.wait_closed(timeout)
 
     def close(self) -> None:
         self._client.close()

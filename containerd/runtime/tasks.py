@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf import empty_pb2, timestamp_pb2
@@ -50,7 +51,7 @@ class Task:
         self.connection: ShimConnection | None = None
         self.dead_shim_exit: shim_pb2.DeleteResponse | None = None
         self.deleted_exit: shim_pb2.DeleteResponse | None = None  # the shim's answer to Delete, for a retry
-        self.lock = threading.Lock()  # serialises Delete with the cleanup after a dead shim
+        self.lock = threading.Lock()  # serialises create, load and delete with the cleanup after a dead shim
 
     @property
     def id(self) -> str:
@@ -135,23 +136,23 @@ class TaskManager:
             bundle = Bundle.create(self._dir, namespace, task_id, spec)
             task = Task(bundle, binary, None)
             started = False
-            try:
-                task.log_fd = bundle.open_log()
-                self._watcher.watch_lines(task.log_fd, self._shim_logger(task))
-                address = binary.start(bundle.path, task_id, request.options if request.HasField("options") else None)
-                started = True
-                # The address first: a restart that finds no binary path stops the shim found there.
-                bundle.write(ADDRESS, address.encode())
-                bundle.write(SHIM_BINARY_PATH, binary.path.encode())
-                task.connection = ShimConnection(address, namespace)
-                request.bundle = str(bundle.path)
-                created = task.call("Create", request, shim_pb2.CreateTaskResponse, timeout)
-            except BaseException:
-                self._abandon(task, started)
-                raise
-            with self._lock:
-                self._tasks[key] = task
-            self._watch_connection(task)
+            with task.lock:  # a shim lost meanwhile is looked into once the task is registered or abandoned
+                try:
+                    task.log_fd = bundle.open_log()
+                    self._watcher.watch_lines(task.log_fd, self._shim_logger(task))
+                    address = binary.start(bundle.path, task_id,
+                                           request.options if request.HasField("options") else None)
+                    started = True
+                    # The address first: a restart that finds no binary path stops the shim found there.
+                    bundle.write(ADDRESS, address.encode())
+                    bundle.write(SHIM_BINARY_PATH, binary.path.encode())
+                    task.connection = ShimConnection(address, namespace, on_lost=self._on_lost(task))
+                    request.bundle = str(bundle.path)
+                    created = task.call("Create", request, shim_pb2.CreateTaskResponse, timeout)
+                except BaseException:
+                    self._abandon(task, started)
+                    raise
+                self._register(task)
             return created.pid
         finally:
             with self._lock:
@@ -225,21 +226,20 @@ class TaskManager:
             return
         task = Task(bundle, binary, bundle.open_log())
         self._watcher.watch_lines(task.log_fd, self._shim_logger(task))
-        try:
-            task.connection = self._reconnect(bundle)
-            task.call("State", shim_pb2.StateRequest(id=bundle.id), shim_pb2.StateResponse, CONNECT_TIMEOUT)
-        except errdefs.NotFound:  # a live shim answered that it has no such task: its create or delete was cut short
-            log.info("task %s/%s: its shim has no such task; removing it", namespace, bundle.id)
-            self._abandon(task, started=True)
-            return
-        except errdefs.Error as exc:
-            log.warning("task %s/%s: its shim is unreachable (%s); cleaning up after it", namespace, bundle.id, exc)
-            self._register(task)
-            with task.lock:
+        with task.lock:  # a shim lost meanwhile is looked into once the task is registered or abandoned
+            try:
+                task.connection = self._reconnect(bundle, on_lost=self._on_lost(task))
+                task.call("State", shim_pb2.StateRequest(id=bundle.id), shim_pb2.StateResponse, CONNECT_TIMEOUT)
+            except errdefs.NotFound:  # a live shim has no such task: its create or delete was cut short
+                log.info("task %s/%s: its shim has no such task; removing it", namespace, bundle.id)
+                self._abandon(task, started=True)
+                return
+            except errdefs.Error as exc:
+                log.warning("task %s/%s: its shim is unreachable (%s); cleaning up after it", namespace, bundle.id, exc)
+                self._register(task)
                 self._clean_up_after_dead_shim(task)
-            return
-        self._register(task)
-        self._watch_connection(task)
+                return
+            self._register(task)
 
     def close(self) -> None:
         """Let go of every shim (they and their containers keep running) and stop watching."""
@@ -249,7 +249,6 @@ class TaskManager:
         for task in tasks:
             with task.lock:
                 if task.connection is not None:
-                    self._watcher.unwatch(task.connection.socket.fileno())
                     task.connection.close()
                 self._close_log(task)
         self._watcher.close()
@@ -261,11 +260,11 @@ class TaskManager:
                           ttrpc_address=self._ttrpc_address, debug=self._debug)
 
     @staticmethod
-    def _reconnect(bundle: Bundle) -> ShimConnection:
+    def _reconnect(bundle: Bundle, *, on_lost: Callable[[ShimConnection], None] | None = None) -> ShimConnection:
         address = bundle.read(ADDRESS)
         if address is None:
             raise errdefs.Unavailable(f"bundle {bundle.path} has no shim address")
-        connection = ShimConnection(address.decode(), bundle.namespace)
+        connection = ShimConnection(address.decode(), bundle.namespace, on_lost=on_lost)
         try:
             connection.call("Connect", shim_pb2.ConnectRequest(id=bundle.id), shim_pb2.ConnectResponse, CONNECT_TIMEOUT)
         except BaseException:
@@ -285,14 +284,15 @@ class TaskManager:
         prefix = f"{task.namespace}/{task.id}"
         return lambda line: shim_log.info("shim %s: %s", prefix, line)
 
-    def _watch_connection(self, task: Task) -> None:
-        connection = task.connection
+    def _on_lost(self, task: Task) -> Callable[[ShimConnection], None]:
+        """What to do when a connection to the task's shim ends: find out why, in a thread of
+        its own (the connection's reader must not wait for task.lock)."""
 
-        def on_hangup() -> None:
+        def on_lost(connection: ShimConnection) -> None:
             threading.Thread(target=self._shim_disconnected, args=(task, connection),
                              name=f"shim-lost-{task.id}", daemon=True).start()
 
-        self._watcher.watch_hangup(connection.socket.fileno(), on_hangup)
+        return on_lost
 
     def _shim_disconnected(self, task: Task, connection: ShimConnection) -> None:
         """A shim's connection hung up. Only if a new one is refused as well is the shim dead."""
@@ -300,7 +300,7 @@ class TaskManager:
             if task.connection is not connection or self._closing or not self._registered(task):
                 return
             try:
-                task.connection = self._reconnect(task.bundle)
+                task.connection = self._reconnect(task.bundle, on_lost=self._on_lost(task))
             except errdefs.Error as exc:
                 log.warning("task %s/%s: shim disconnected and unreachable (%s); cleaning up after it",
                             task.namespace, task.id, exc)
@@ -308,7 +308,6 @@ class TaskManager:
                 return
             connection.close()
             log.info("task %s/%s: shim disconnected; reconnected", task.namespace, task.id)
-        self._watch_connection(task)
 
     def _clean_up_after_dead_shim(self, task: Task) -> None:
         """Run the shim's delete action, keep what it reports and publish the task's end.
@@ -337,7 +336,6 @@ class TaskManager:
     def _shut_down(self, task: Task, *, now: bool) -> None:
         """Tell a task's live shim to exit and let go of the connection, whose hang-up is then
         no longer the task's."""
-        self._watcher.unwatch(task.connection.socket.fileno())
         _tell_to_exit(task.connection, task.namespace, task.id, now=now)
         task.connection = None
 

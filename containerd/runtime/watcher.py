@@ -1,9 +1,8 @@
-"""One thread that watches every shim: for the hang-up of its ttrpc connection, and for lines
-on its stderr FIFO.
+"""One thread that reads the lines every shim writes on its stderr FIFO.
 
 Handlers run on the watcher thread, one at a time, under the watcher's lock: unwatch() takes
 the same lock, so once it returns no handler is running for that fd and the caller may close
-it. Handlers must be quick; a hang-up handler hands real work to a thread of its own.
+it. Handlers must be quick.
 """
 from __future__ import annotations
 
@@ -21,22 +20,13 @@ READ_SIZE = 1 << 16
 class Watcher:
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._handlers: dict[int, Callable[[], None]] = {}
         self._wake_read, self._wake_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._epoll.register(self._wake_read, select.EPOLLIN)
         self._closing = False
         self._thread = threading.Thread(target=self._loop, name="shim-watcher", daemon=True)
         self._thread.start()
-
-    def watch_hangup(self, fd: int, on_hangup: Callable[[], None]) -> None:
-        """Call on_hangup once, when the peer of connected socket fd closes its end."""
-
-        def handle() -> None:
-            self.unwatch(fd)
-            on_hangup()
-
-        self._watch(fd, select.EPOLLRDHUP, handle)
 
     def watch_lines(self, fd: int, on_line: Callable[[str], None]) -> None:
         """Call on_line for every line read from non-blocking fd, until unwatched."""

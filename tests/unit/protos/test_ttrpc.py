@@ -258,6 +258,27 @@ def test_server_closing_mid_call_fails_the_call_and_the_client():
         assert client.closed
 
 
+def test_a_connection_the_server_ends_is_reported_lost_once():
+    ours, theirs = socket.socketpair()
+    lost = []
+    with ttrpc.Client(sock=ours, on_lost=lambda: lost.append(True)) as client:
+        assert not client.wait_closed(0)
+        theirs.close()
+        assert client.wait_closed(10)
+        assert lost == [True]
+    assert lost == [True]
+
+
+def test_a_connection_the_client_closes_is_not_reported_lost():
+    ours, theirs = socket.socketpair()
+    lost = []
+    with theirs:
+        client = ttrpc.Client(sock=ours, on_lost=lambda: lost.append(True))
+        client.close()
+        assert client.wait_closed(0)
+    assert lost == []
+
+
 def test_client_closing_mid_call_leaves_the_server_serving(server, socket_path, task):
     first = ttrpc.Client(socket_path)
     waiting = []
