@@ -7,6 +7,9 @@ Beside containerd's config.json, rootfs/ and `log` FIFO:
     log.json      the runtime's JSON log, where its errors are read
     init.pid      the container's init, as the runtime wrote it
     init.exit     the init's exit, recorded before anybody is told of it
+    exec-<id>.pid, exec-<id>.process.json
+                  an exec'd process's pid and spec: prefixed, so that no exec id ("init",
+                  "shim") names one of the files above
 """
 import json
 import os
@@ -16,6 +19,10 @@ RUNTIME = "runtime.json"
 RUNTIME_LOG = "log.json"
 INIT_PID = "init.pid"
 INIT_EXIT = "init.exit"
+
+
+def exec_file(exec_id: str, suffix: str) -> str:
+    return f"exec-{exec_id}.{suffix}"
 
 
 def read_pid(path: str) -> int:

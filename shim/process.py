@@ -210,8 +210,8 @@ class Exec(Process):
     def start(self) -> None:
         if self.status != CREATED:
             raise errdefs.FailedPrecondition(f"exec {self.id} was already started")
-        process_file = os.path.join(self.bundle, f"{self.id}.process.json")
-        pid_file = os.path.join(self.bundle, f"{self.id}.pid")
+        process_file = os.path.join(self.bundle, layout.exec_file(self.id, "process.json"))
+        pid_file = os.path.join(self.bundle, layout.exec_file(self.id, "pid"))
         with open(process_file, "w") as f:
             json.dump(self.spec, f)
         try:
@@ -236,6 +236,6 @@ class Exec(Process):
             raise errdefs.FailedPrecondition(f"cannot delete running exec {self.id}: kill it first")
         self.io.wait_output()
         try:
-            os.unlink(os.path.join(self.bundle, f"{self.id}.pid"))
+            os.unlink(os.path.join(self.bundle, layout.exec_file(self.id, "pid")))
         except FileNotFoundError:
             pass

@@ -232,6 +232,23 @@ def test_exec_exits_before_init(shim_task, containerd):
             os.close(fd)
 
 
+def test_exec_ids_cannot_name_the_shims_own_files(shim_task):
+    t = shim_task(["sleep", "300"])
+    created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
+    t.task.Start(shim_pb2.StartRequest(id=t.id))
+    process = {"args": ["true"], "cwd": "/", "env": ["PATH=/bin:/usr/bin"], "user": {"uid": 0, "gid": 0}}
+    spec = {"type_url": "types.containerd.io/opencontainers/runtime-spec/1/Process", "value": json.dumps(process).encode()}
+    for exec_id in ("init", "shim"):
+        t.task.Exec(shim_pb2.ExecProcessRequest(id=t.id, exec_id=exec_id, spec=spec))
+        t.task.Start(shim_pb2.StartRequest(id=t.id, exec_id=exec_id))
+        assert t.task.Wait(shim_pb2.WaitRequest(id=t.id, exec_id=exec_id), timeout=30).exit_status == 0
+        t.task.Delete(shim_pb2.DeleteRequest(id=t.id, exec_id=exec_id))
+    assert (t.bundle / "init.pid").read_text() == str(created.pid)
+    assert (t.bundle / "shim.pid").read_text() == str(t.shim_pid)
+    t.task.Kill(shim_pb2.KillRequest(id=t.id, signal=9))
+    t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30)
+
+
 def test_kill_pause_resume_pids_and_errors(shim_task):
     t = shim_task(["sleep", "300"])
     created = t.task.Create(shim_pb2.CreateTaskRequest(id=t.id, bundle=str(t.bundle)))
