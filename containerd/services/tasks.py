@@ -68,10 +68,13 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             runtime=container.runtime.name, spec=container.spec.value, timeout=deadline(context))
         return tasks_pb2.CreateTaskResponse(container_id=container.id, pid=pid)
 
+    def _call_shim(self, context, container_id: str, method: str, shim_request, response_type=empty_pb2.Empty):
+        """Pass a request to the shim of the container's task, with the caller's deadline."""
+        return self._task(context, container_id).call(method, shim_request, response_type, deadline(context))
+
     def Start(self, request, context):
-        task = self._task(context, request.container_id)
-        started = task.call("Start", shim_pb2.StartRequest(id=task.id, exec_id=request.exec_id),
-                            shim_pb2.StartResponse, deadline(context))
+        started = self._call_shim(context, request.container_id, "Start", shim_pb2.StartRequest(
+            id=request.container_id, exec_id=request.exec_id), shim_pb2.StartResponse)
         return tasks_pb2.StartResponse(pid=started.pid)
 
     def Delete(self, request, context):
@@ -83,17 +86,15 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     def DeleteProcess(self, request, context):
         if not request.exec_id:
             raise errdefs.InvalidArgument("exec id cannot be empty: delete the task to delete its init process")
-        task = self._task(context, request.container_id)
-        deleted = task.call("Delete", shim_pb2.DeleteRequest(id=task.id, exec_id=request.exec_id),
-                            shim_pb2.DeleteResponse, deadline(context))
+        deleted = self._call_shim(context, request.container_id, "Delete", shim_pb2.DeleteRequest(
+            id=request.container_id, exec_id=request.exec_id), shim_pb2.DeleteResponse)
         return tasks_pb2.DeleteResponse(id=request.exec_id, pid=deleted.pid, exit_status=deleted.exit_status,
                                         exited_at=deleted.exited_at)
 
     def Get(self, request, context):
-        task = self._task(context, request.container_id)
-        state = task.call("State", shim_pb2.StateRequest(id=task.id, exec_id=request.exec_id),
-                          shim_pb2.StateResponse, deadline(context))
-        return tasks_pb2.GetResponse(process=process_from_state(task.id, request.exec_id, state))
+        state = self._call_shim(context, request.container_id, "State", shim_pb2.StateRequest(
+            id=request.container_id, exec_id=request.exec_id), shim_pb2.StateResponse)
+        return tasks_pb2.GetResponse(process=process_from_state(request.container_id, request.exec_id, state))
 
     def List(self, request, context):
         processes = []
@@ -108,25 +109,21 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return tasks_pb2.ListTasksResponse(tasks=processes)
 
     def Kill(self, request, context):
-        task = self._task(context, request.container_id)
-        task.call("Kill", shim_pb2.KillRequest(id=task.id, exec_id=request.exec_id, signal=request.signal,
-                                               all=request.all), empty_pb2.Empty, deadline(context))
+        self._call_shim(context, request.container_id, "Kill", shim_pb2.KillRequest(
+            id=request.container_id, exec_id=request.exec_id, signal=request.signal, all=request.all))
         return empty_pb2.Empty()
 
     def Exec(self, request, context):
         if not request.exec_id:
             raise errdefs.InvalidArgument("exec id cannot be empty: invalid argument")
-        task = self._task(context, request.container_id)
-        task.call("Exec", shim_pb2.ExecProcessRequest(
-            id=task.id, exec_id=request.exec_id, terminal=request.terminal, stdin=request.stdin,
-            stdout=request.stdout, stderr=request.stderr, spec=request.spec), empty_pb2.Empty, deadline(context))
+        self._call_shim(context, request.container_id, "Exec", shim_pb2.ExecProcessRequest(
+            id=request.container_id, exec_id=request.exec_id, terminal=request.terminal, stdin=request.stdin,
+            stdout=request.stdout, stderr=request.stderr, spec=request.spec))
         return empty_pb2.Empty()
 
     def ResizePty(self, request, context):
-        task = self._task(context, request.container_id)
-        task.call("ResizePty", shim_pb2.ResizePtyRequest(id=task.id, exec_id=request.exec_id, width=request.width,
-                                                         height=request.height), empty_pb2.Empty,
-                  deadline(context))
+        self._call_shim(context, request.container_id, "ResizePty", shim_pb2.ResizePtyRequest(
+            id=request.container_id, exec_id=request.exec_id, width=request.width, height=request.height))
         return empty_pb2.Empty()
 
     def CloseIO(self, request, context):
@@ -137,25 +134,21 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return empty_pb2.Empty()
 
     def Pause(self, request, context):
-        task = self._task(context, request.container_id)
-        task.call("Pause", shim_pb2.PauseRequest(id=task.id), empty_pb2.Empty, deadline(context))
+        self._call_shim(context, request.container_id, "Pause", shim_pb2.PauseRequest(id=request.container_id))
         return empty_pb2.Empty()
 
     def Resume(self, request, context):
-        task = self._task(context, request.container_id)
-        task.call("Resume", shim_pb2.ResumeRequest(id=task.id), empty_pb2.Empty, deadline(context))
+        self._call_shim(context, request.container_id, "Resume", shim_pb2.ResumeRequest(id=request.container_id))
         return empty_pb2.Empty()
 
     def ListPids(self, request, context):
-        task = self._task(context, request.container_id)
-        pids = task.call("Pids", shim_pb2.PidsRequest(id=task.id), shim_pb2.PidsResponse, deadline(context))
+        pids = self._call_shim(context, request.container_id, "Pids", shim_pb2.PidsRequest(
+            id=request.container_id), shim_pb2.PidsResponse)
         return tasks_pb2.ListPidsResponse(processes=pids.processes)
 
     def Update(self, request, context):
-        task = self._task(context, request.container_id)
-        task.call("Update", shim_pb2.UpdateTaskRequest(id=task.id, resources=request.resources,
-                                                       annotations=request.annotations),
-                  empty_pb2.Empty, deadline(context))
+        self._call_shim(context, request.container_id, "Update", shim_pb2.UpdateTaskRequest(
+            id=request.container_id, resources=request.resources, annotations=request.annotations))
         return empty_pb2.Empty()
 
     def Metrics(self, request, context):
@@ -177,9 +170,8 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
         return tasks_pb2.MetricsResponse(metrics=metrics)
 
     def Wait(self, request, context):
-        task = self._task(context, request.container_id)
-        exited = task.call("Wait", shim_pb2.WaitRequest(id=task.id, exec_id=request.exec_id), shim_pb2.WaitResponse,
-                           deadline(context))
+        exited = self._call_shim(context, request.container_id, "Wait", shim_pb2.WaitRequest(
+            id=request.container_id, exec_id=request.exec_id), shim_pb2.WaitResponse)
         return tasks_pb2.WaitResponse(exit_status=exited.exit_status, exited_at=exited.exited_at)
 
 
