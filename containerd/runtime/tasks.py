@@ -158,7 +158,7 @@ class TaskManager:
             with self._lock:
                 self._creating.discard(key)
 
-    def delete(self, namespace: str, task_id: str) -> shim_pb2.DeleteResponse:
+    def delete(self, namespace: str, task_id: str, timeout: float | None = None) -> shim_pb2.DeleteResponse:
         """Delete the task in its shim, shut the shim down and remove the bundle; returns the
         task's exit. A running task is refused by the shim and stays. If removing the bundle
         fails, the task stays too, and a retry answers with the same exit."""
@@ -172,7 +172,7 @@ class TaskManager:
                 else:
                     try:
                         task.deleted_exit = task.call("Delete", shim_pb2.DeleteRequest(id=task_id),
-                                                      shim_pb2.DeleteResponse)
+                                                      shim_pb2.DeleteResponse, timeout)
                     except errdefs.NotFound:  # deleted in the shim by a run of ours that was killed
                         task.deleted_exit = shim_pb2.DeleteResponse()
             task.bundle.retire()

@@ -80,7 +80,7 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     def Delete(self, request, context):
         namespace = required_namespace(context)
         self._store.get_container(namespace, request.container_id)
-        deleted = self._tasks.delete(namespace, request.container_id)
+        deleted = self._tasks.delete(namespace, request.container_id, deadline(context))
         return tasks_pb2.DeleteResponse(pid=deleted.pid, exit_status=deleted.exit_status, exited_at=deleted.exited_at)
 
     def DeleteProcess(self, request, context):
