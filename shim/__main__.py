@@ -94,11 +94,10 @@ def delete(flags: dict) -> int:
     """After a shim died: make sure nothing of its container keeps running unsupervised."""
     import subprocess
 
-    from google.protobuf import timestamp_pb2
-
     from protos import shim_pb2
 
     from . import mounts
+    from .service import timestamp
 
     bundle = flags.get("bundle") or os.getcwd()
     container_id = flags["id"]
@@ -112,14 +111,12 @@ def delete(flags: dict) -> int:
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mounts.unmount(os.path.join(bundle, "rootfs"))
     recorded = layout.read_init_exit(bundle)
-    exited_at = timestamp_pb2.Timestamp()
     if recorded:
-        exited_at.FromNanoseconds(int(recorded["exited_at"] * 1e9))
-        response = shim_pb2.DeleteResponse(pid=recorded["pid"], exit_status=recorded["exit_status"], exited_at=exited_at)
+        response = shim_pb2.DeleteResponse(pid=recorded["pid"], exit_status=recorded["exit_status"],
+                                           exited_at=timestamp(recorded["exited_at"]))
     else:
         # The exit was never seen: report it as containerd does for a dead shim, SIGKILL.
-        exited_at.FromNanoseconds(time.time_ns())
-        response = shim_pb2.DeleteResponse(pid=_init_pid(bundle), exit_status=128 + 9, exited_at=exited_at)
+        response = shim_pb2.DeleteResponse(pid=_init_pid(bundle), exit_status=128 + 9, exited_at=timestamp(time.time()))
     sys.stdout.buffer.write(response.SerializeToString())
     return 0
 

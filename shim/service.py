@@ -35,7 +35,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 VERSION = "2"  # the shim API version Connect reports
 
 
-def _timestamp(when: float) -> timestamp_pb2.Timestamp:
+def timestamp(when: float) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     if when:
         ts.FromNanoseconds(int(when * 1e9))
@@ -143,7 +143,7 @@ class TaskService:
         if not process.set_exited(exit.status, exit.timestamp):
             return
         event = events.TaskExit(container_id=process.container_id, id=process.id, pid=process.pid,
-                                exit_status=exit.status, exited_at=_timestamp(exit.timestamp))
+                                exit_status=exit.status, exited_at=timestamp(exit.timestamp))
         with self._exits_lock:
             if process in self._announcing:
                 self._announcing[process] = event
@@ -210,9 +210,9 @@ class TaskService:
                 del self.execs[process.id]
         self.publisher.publish("/tasks/delete", events.TaskDelete(
             container_id=request.id, id=process.id, pid=process.pid, exit_status=process.exit_status,
-            exited_at=_timestamp(process.exited_at)))
+            exited_at=timestamp(process.exited_at)))
         return shim_pb2.DeleteResponse(pid=process.pid, exit_status=process.exit_status,
-                                       exited_at=_timestamp(process.exited_at))
+                                       exited_at=timestamp(process.exited_at))
 
     def Exec(self, request: shim_pb2.ExecProcessRequest, context) -> empty_pb2.Empty:
         init = self._process(request.id)
@@ -237,12 +237,12 @@ class TaskService:
         return shim_pb2.StateResponse(
             id=process.container_id, exec_id=request.exec_id, bundle=process.bundle, pid=process.pid,
             status=_STATUS[process.status], stdin=stdio.stdin, stdout=stdio.stdout, stderr=stdio.stderr,
-            terminal=stdio.terminal, exit_status=process.exit_status, exited_at=_timestamp(process.exited_at))
+            terminal=stdio.terminal, exit_status=process.exit_status, exited_at=timestamp(process.exited_at))
 
     def Wait(self, request: shim_pb2.WaitRequest, context) -> shim_pb2.WaitResponse:
         process = self._process(request.id, request.exec_id)
         status, exited_at = process.wait()
-        return shim_pb2.WaitResponse(exit_status=status, exited_at=_timestamp(exited_at))
+        return shim_pb2.WaitResponse(exit_status=status, exited_at=timestamp(exited_at))
 
     def Kill(self, request: shim_pb2.KillRequest, context) -> empty_pb2.Empty:
         self._process(request.id, request.exec_id).kill(request.signal, request.all)
