@@ -89,10 +89,10 @@ class TaskService:
     def _tracking(self, process: Process):
         """Around starting `process` and announcing it: call `_announce` in the block.
 
-        Until the announcement, an exit of the process waits, so it cannot overtake the
-        create or start event; if the block fails before announcing, that exit is published
-        alone. The reaper is subscribed first: a process that gets its pid in the block is
-        tracked from then on, and an exit it had before its pid was known is found there."""
+        Until the announcement, the process's exit waits, so it cannot overtake the create or
+        start event; if the block fails first, that exit is published alone. A process that
+        gets its pid in the block is tracked once the block is over, from a reaper
+        subscription taken before it started: an exit that came earlier is found there."""
         launching = not process.pid
         with self.reaper.subscribe() as early_exits:
             with self._exits_lock:
