@@ -215,15 +215,12 @@ def remove_directory(path: str) -> None:
 
 
 def _signal_exact(pid: int, start: int, signum: int) -> None:
-    """Signal `pid` only if it is still the container's init: open a pidfd first, then check
-    the start time, so a recycled pid can never receive the signal."""
+    """Signal `pid` through a pidfd, only if it is still the container's init: a recycled
+    pid can never receive the signal."""
+    pidfd = _pidfd_of(pid, start)
+    if pidfd is None:
+        raise errdefs.FailedPrecondition("container not running")
     try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        raise errdefs.FailedPrecondition("container not running") from None
-    try:
-        if not procfs.is_alive(pid, start):
-            raise errdefs.FailedPrecondition("container not running")
         signals.pidfd_send_signal(pidfd, signum)
     finally:
         os.close(pidfd)
@@ -264,12 +261,13 @@ def _open_exec_fifo(path: str, pid: int, start: int) -> None:
 
 
 def _pidfd_of(pid: int, start: int) -> int | None:
-    """A pidfd for the container's init, or None if it is already gone (or the pid reused)."""
+    """A pidfd for the container's init, or None if it is already gone (exited, or the pid
+    reused). The pidfd is opened before the check, so it cannot name a later process."""
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return None
-    if procfs.start_time(pid) != start:
+    if not procfs.is_alive(pid, start):
         os.close(pidfd)
         return None
     return pidfd
