@@ -168,17 +168,20 @@ class Container:
         if status is not Status.STOPPED:
             log.debug(f"deleting {status.value} container {self.id}: killing it first")
             self.signal(signals.SIGKILL, all_processes=not self.owns_pid_namespace())
-            self._wait_until_stopped(timeout=10.0)
+            if not self.wait_until_stopped(timeout=10.0):
+                raise errdefs.DeadlineExceeded(f"container {self.id} init (pid {self.pid}) did not die after SIGKILL")
         self.destroy(log)
 
-    def _wait_until_stopped(self, timeout: float) -> None:
+    def wait_until_stopped(self, timeout: float) -> bool:
+        """Whether init is gone (or never started) within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         delay = 0.001
         while self.init_alive():
             if time.monotonic() > deadline:
-                raise errdefs.DeadlineExceeded(f"container {self.id} init (pid {self.pid}) did not die after SIGKILL")
+                return False
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+        return True
 
     def destroy(self, log) -> None:
         """Remove what the container leaves once its processes are gone, then poststop hooks."""
@@ -488,11 +491,9 @@ class _Launch:
                 pass
         if not self.creating:
             return
-        if self.pid:
-            start = self.container.state.get("init_process_start", 0)
-            deadline = time.monotonic() + 5
-            while procfs.is_alive(self.pid, start) and time.monotonic() < deadline:
-                time.sleep(0.002)
+        # A cgroup can be removed only once init, killed above, is gone (the state has had its
+        # pid since the PID message).
+        self.container.wait_until_stopped(timeout=5.0)
         if "cgroup" in self.container.state:
             self.container.cgroup.destroy()
         remove_directory(self.container.directory)
