@@ -96,6 +96,11 @@ def validate_container(container: Container) -> None:
 _FULL_UPDATE_FIELDS = ("labels", "spec", "extensions", "image", "snapshotkey")
 
 
+def _without_empty_values(labels: dict[str, str]) -> dict[str, str]:
+    """Labels as kept: setting a label to the empty string removes it, as in containerd."""
+    return {key: value for key, value in labels.items() if value != ""}
+
+
 def apply_update(existing: Container, update: Container, fieldpaths: list[str]) -> Container:
     """existing with the fields update_mask names taken from update (containerd's rules:
     an empty mask replaces every mutable field; labels.<key> and extensions.<key> touch one key;
@@ -130,8 +135,7 @@ def apply_update(existing: Container, update: Container, fieldpaths: list[str]) 
             changes["snapshot_key"] = update.snapshot_key
         else:
             raise errdefs.InvalidArgument(f'cannot update "{path}" field on "{existing.id}": invalid argument')
-    labels = {key: value for key, value in labels.items() if value != ""}
-    return replace(existing, labels=labels, extensions=extensions, **changes)
+    return replace(existing, labels=_without_empty_values(labels), extensions=extensions, **changes)
 
 
 # storage
@@ -220,7 +224,7 @@ class MetadataStore:
     def create_namespace(self, name: str, labels: dict[str, str]) -> Namespace:
         identifiers.validate(name)
         identifiers.validate_labels(labels)
-        labels = {key: value for key, value in labels.items() if value != ""}
+        labels = _without_empty_values(labels)
         with self._transaction() as db:
             try:
                 db.execute("INSERT INTO namespaces (name, labels) VALUES (?, ?)", (name, json.dumps(labels)))
@@ -250,7 +254,7 @@ class MetadataStore:
                 raise errdefs.NotFound(f'namespace "{name}": not found')
             current = {} if replace_all else json.loads(row[0])
             current.update(labels)
-            current = {key: value for key, value in current.items() if value != ""}
+            current = _without_empty_values(current)
             db.execute("UPDATE namespaces SET labels = ? WHERE name = ?", (json.dumps(current), name))
         return Namespace(name, current)
 
@@ -283,8 +287,7 @@ class MetadataStore:
         identifiers.validate(namespace)
         validate_container(container)
         now = time.time_ns()
-        container = replace(container, labels={k: v for k, v in container.labels.items() if v != ""},
-                            created_at=now, updated_at=now)
+        container = replace(container, labels=_without_empty_values(container.labels), created_at=now, updated_at=now)
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO namespaces (name) VALUES (?)", (namespace,))
             try:
