@@ -459,8 +459,6 @@ class _Launch:
                 apply_process_limits(self.pid, process)
                 if self.creating:
                     c.state["created"] = _now()
-                    c.state["namespace_paths"] = {kind: namespaces.proc_path(self.pid, kind)
-                                                  for kind in namespaces.from_spec(c.config)}
                     # Written before init may go on, so even a crashed create leaves a deletable container.
                     c.save()
                 sync.send(sock, sync.RUN)
