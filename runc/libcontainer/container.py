@@ -93,8 +93,8 @@ class Container:
             "rootfs": self.state["rootfs"],
             "created": self.state["created"],
         }
-        if self.state.get("annotations"):
-            out["annotations"] = self.state["annotations"]
+        if self.config.get("annotations"):
+            out["annotations"] = self.config["annotations"]
         out["owner"] = self.state.get("owner", "")
         return out
 
@@ -205,7 +205,7 @@ class Container:
     def hook_state(self, status: Status) -> dict:
         from . import hooks as hook_runner
 
-        return hook_runner.state_for(self.id, status.value, self.pid, self.state["bundle"], self.state.get("annotations", {}))
+        return hook_runner.state_for(self.id, status.value, self.pid, self.state["bundle"], self.config.get("annotations", {}))
 
 
 def remove_directory(path: str) -> None:
@@ -326,7 +326,6 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
         "created": "",
         "bundle": bundle,
         "rootfs": rootfs,
-        "annotations": config.get("annotations", {}),
         "owner": _owner_name(),
         "config": config,
     })

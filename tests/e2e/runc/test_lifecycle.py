@@ -62,6 +62,13 @@ def test_state_transitions(runtime, bundle, tmp_path):
     assert not os.path.exists(f"/sys/fs/cgroup/memory{bundle.config['linux']['cgroupsPath']}")
 
 
+def test_state_reports_the_annotations(runtime, bundle):
+    bundle.config["annotations"] = {"org.example.team": "runtime"}
+    bundle.sh("sleep 60")
+    create(runtime, bundle)
+    assert runtime.state(bundle.id)["annotations"] == {"org.example.team": "runtime"}
+
+
 def test_start_twice_and_after_stop(runtime, bundle):
     bundle.sh("sleep 60")
     create(runtime, bundle)
