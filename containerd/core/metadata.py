@@ -94,11 +94,19 @@ def validate_container(container: Container) -> None:
 
 # The fields an update without a mask replaces: every mutable one.
 _FULL_UPDATE_FIELDS = ("labels", "spec", "extensions", "image", "snapshotkey")
+_LABEL_PATH_PREFIX = "labels."
 
 
 def _without_empty_values(labels: dict[str, str]) -> dict[str, str]:
     """Labels as kept: setting a label to the empty string removes it, as in containerd."""
     return {key: value for key, value in labels.items() if value != ""}
+
+
+def _set_label(labels: dict[str, str], path: str, requested: dict[str, str]) -> None:
+    """Apply a labels.<key> field path: the key takes its requested value, or none (an empty
+    one) if the request has none."""
+    key = path.removeprefix(_LABEL_PATH_PREFIX)
+    labels[key] = requested.get(key, "")
 
 
 def apply_update(existing: Container, update: Container, fieldpaths: list[str]) -> Container:
@@ -114,9 +122,8 @@ def apply_update(existing: Container, update: Container, fieldpaths: list[str]) 
     labels, extensions = dict(existing.labels), dict(existing.extensions)
     changes = {}
     for path in fieldpaths:
-        if path.startswith("labels."):
-            key = path.removeprefix("labels.")
-            labels[key] = update.labels.get(key, "")
+        if path.startswith(_LABEL_PATH_PREFIX):
+            _set_label(labels, path, update.labels)
         elif path.startswith("extensions."):
             key = path.removeprefix("extensions.")
             if key in update.extensions:
@@ -244,16 +251,21 @@ class MetadataStore:
             rows = db.execute("SELECT name, labels FROM namespaces ORDER BY name").fetchall()
         return [Namespace(name, json.loads(labels)) for name, labels in rows]
 
-    def set_namespace_labels(self, name: str, labels: dict[str, str], *, replace_all: bool = False) -> Namespace:
-        """Set (or, with an empty value, remove) each of labels on the namespace; with
-        replace_all, the namespace keeps no other label."""
-        identifiers.validate_labels(labels)
+    def update_namespace(self, name: str, labels: dict[str, str], fieldpaths: list[str]) -> Namespace:
+        """Give the namespace the labels, replacing all it has; or, with field paths (only
+        labels.<key> ones), set or remove just the labels they name."""
+        changes = {} if fieldpaths else dict(labels)
+        for path in fieldpaths:
+            if not path.startswith(_LABEL_PATH_PREFIX):
+                raise errdefs.InvalidArgument(f'cannot update "{path}" field: invalid argument')
+            _set_label(changes, path, labels)
+        identifiers.validate_labels(changes)
         with self._transaction() as db:
             row = db.execute("SELECT labels FROM namespaces WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise errdefs.NotFound(f'namespace "{name}": not found')
-            current = {} if replace_all else json.loads(row[0])
-            current.update(labels)
+            current = json.loads(row[0]) if fieldpaths else {}
+            current.update(changes)
             current = _without_empty_values(current)
             db.execute("UPDATE namespaces SET labels = ? WHERE name = ?", (json.dumps(current), name))
         return Namespace(name, current)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from google.protobuf import empty_pb2
 
-import errdefs
 from protos import event_types_pb2, namespaces_pb2, namespaces_pb2_grpc
 
 from ..core.events import Exchange
@@ -42,19 +41,8 @@ class NamespacesService(namespaces_pb2_grpc.NamespacesServicer):
         return namespaces_pb2.CreateNamespaceResponse(namespace=namespace_to_proto(namespace))
 
     def Update(self, request, context):
-        """With a mask, only labels.<key> paths, each setting (or with no value, removing) one
-        label; without one, the labels are replaced by the request's."""
-        name, requested = request.namespace.name, dict(request.namespace.labels)
-        if not request.update_mask.paths:
-            namespace = self._store.set_namespace_labels(name, requested, replace_all=True)
-        else:
-            changes = {}
-            for path in request.update_mask.paths:
-                if not path.startswith("labels."):
-                    raise errdefs.InvalidArgument(f'cannot update "{path}" field: invalid argument')
-                key = path.removeprefix("labels.")
-                changes[key] = requested.get(key, "")
-            namespace = self._store.set_namespace_labels(name, changes)
+        namespace = self._store.update_namespace(request.namespace.name, dict(request.namespace.labels),
+                                                 list(request.update_mask.paths))
         self._exchange.publish(namespace.name, "/namespaces/update",
                                event_types_pb2.NamespaceUpdate(name=namespace.name, labels=namespace.labels))
         return namespaces_pb2.UpdateNamespaceResponse(namespace=namespace_to_proto(namespace))

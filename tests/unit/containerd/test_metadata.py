@@ -103,9 +103,15 @@ def test_namespaces(store):
         store.create_namespace("team", {})
     with pytest.raises(errdefs.InvalidArgument):
         store.create_namespace("no/slash", {})
-    assert store.set_namespace_labels("team", {"tier": "gold", "owner": ""}).labels == {"tier": "gold"}
-    assert store.set_namespace_labels("team", {"x": "y"}, replace_all=True).labels == {"x": "y"}
+    assert store.update_namespace("team", {"tier": "gold", "owner": ""}, ["labels.tier", "labels.owner"]).labels == {
+        "tier": "gold"}
+    assert store.update_namespace("team", {"x": "y"}, []).labels == {"x": "y"}
     assert store.get_namespace("team").labels == {"x": "y"}
+    # Only the labels named change: one given but not named is ignored, one named but not given goes.
+    assert store.update_namespace("team", {"x": "z", "ignored": "1"}, ["labels.x"]).labels == {"x": "z"}
+    assert store.update_namespace("team", {}, ["labels.x"]).labels == {}
+    with pytest.raises(errdefs.InvalidArgument):
+        store.update_namespace("team", {}, ["name"])
     store.create_container("team", container())
     with pytest.raises(errdefs.FailedPrecondition):
         store.delete_namespace("team")
