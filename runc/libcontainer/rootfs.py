@@ -100,14 +100,12 @@ class MountOptions:
 
     def __init__(self, options: list[str]):
         self.flags = 0
-        self.cleared = 0
         self.propagation: list[int] = []
         data = []
         for option in options:
             if option in MOUNT_FLAG_OPTIONS:
                 clear, setting = MOUNT_FLAG_OPTIONS[option]
                 self.flags = (self.flags & ~clear) | setting
-                self.cleared |= clear
             elif option in PROPAGATION:
                 self.propagation.append(PROPAGATION[option])
             else:
