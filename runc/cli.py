@@ -14,10 +14,10 @@ class UsageError(Exception):
 
 
 class Option:
-    def __init__(self, *names: str, dest: str | None = None, kind: str = "value", default=None, help: str = ""):
+    def __init__(self, *names: str, kind: str = "value", default=None, help: str = ""):
         # kind: "flag" (no value), "value" (a string), "int", or "append" (repeatable, a list)
         self.names = names
-        self.dest = dest or names[-1].lstrip("-").replace("-", "_")
+        self.dest = names[-1].lstrip("-").replace("-", "_")
         self.kind = kind
         self.default = [] if kind == "append" else (False if kind == "flag" else default)
         self.help = help
