@@ -114,6 +114,10 @@ def usage(prog: str, summary: str, options: list[Option], arguments: list[Argume
         shown = f"{argument.name}..." if argument.rest else argument.name
         words.append(shown if argument.required else f"[{shown}]")
     lines = [" ".join(w for w in words if w), "", summary.strip()]
+    described = [argument for argument in arguments if argument.help]
+    if described:
+        lines += ["", "arguments:"]
+        lines += [f"  {argument.name:<28} {argument.help}" for argument in described]
     if options:
         lines += ["", "options:"]
         for option in options:

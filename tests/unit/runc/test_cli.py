@@ -50,6 +50,12 @@ def test_extra_arguments_are_refused():
         cli.parse(["a", "b"], OPTIONS, [cli.Argument("id")])
 
 
+def test_usage_describes_the_arguments_that_have_help():
+    text = cli.usage("pyrunc ps", "List.", [], [cli.Argument("id"), cli.Argument("ps_args", rest=True, help="for ps")])
+    assert "arguments:\n  ps_args" in text and text.rstrip().endswith("for ps")
+    assert "  id " not in text
+
+
 def test_help_is_only_an_option():
     assert cli.wants_help(["-b", "x", "--help"], OPTIONS)
     assert cli.wants_help(["--bundle=x", "-h"], OPTIONS)
