@@ -17,17 +17,6 @@ from ..registry import ALL_TYPES, GRPC_PLUGIN, InitContext, Plugins, Registratio
 SERVICE = introspection_pb2.DESCRIPTOR.services_by_name["Introspection"]
 
 
-def plugin_field(plugin: introspection_pb2.Plugin, fieldpath) -> tuple[str, bool]:
-    """What a filter sees of a plugin: its type and id."""
-    if len(fieldpath) != 1:
-        return "", False
-    if fieldpath[0] == "type":
-        return plugin.type, bool(plugin.type)
-    if fieldpath[0] == "id":
-        return plugin.id, bool(plugin.id)
-    return "", False
-
-
 def server_uuid(directory: Path) -> str:
     """This daemon's uuid, made on first use and kept."""
     path = directory / "uuid"
@@ -55,7 +44,7 @@ class IntrospectionService(introspection_pb2_grpc.IntrospectionServicer):
                                             requires=registration.requires)
                    for registration, _ in self._plugins.loaded]
         return introspection_pb2.PluginsResponse(
-            plugins=[p for p in plugins if matcher.match(lambda fieldpath, p=p: plugin_field(p, fieldpath))])
+            plugins=[p for p in plugins if matcher.match(lambda fieldpath, p=p: filters.message_field(p, fieldpath))])
 
     def Server(self, request, context):
         return introspection_pb2.ServerResponse(uuid=self._uuid, pid=os.getpid(),
