@@ -15,8 +15,8 @@ def run(ctx, args) -> int:
     try:
         c = containers.Container.load(ctx.root, args.id)
     except errdefs.NotFound:
-        # A create that died before writing state.json leaves only its directory behind.
-        containers.validate_id(args.id)
+        # A create that died before writing state.json leaves only its directory behind; load
+        # has validated the id, so it is safe as a path.
         leftover = os.path.join(ctx.root, args.id)
         if os.path.isdir(leftover):
             containers.remove_directory(leftover)
