@@ -45,7 +45,7 @@ def main() -> None:
 def _usage() -> str:
     text = cli.usage("pyrunc", "Open Container Initiative runtime, in Python, command-line compatible with runc 1.1.",
                      GLOBAL_OPTIONS, GLOBAL_ARGUMENTS)
-    return text + "\n\ncommands:\n" + "\n".join(f"  {name:<10} {summary}" for name, (_, summary) in COMMANDS.items())
+    return text + "\n\ncommands:\n" + "\n".join(f"  {name:<10} {summary}" for name, summary in COMMANDS.items())
 
 
 def _version() -> str:
