@@ -128,9 +128,9 @@ def _enter_namespaces(sc, plan: Plan) -> None:
     if "time" in new and offsets:
         # Must be written before the first process enters the new time namespace.
         with open("/proc/self/timens_offsets", "w") as f:
-            for clock, name in (("monotonic", "monotonic"), ("boottime", "boottime")):
+            for clock in ("monotonic", "boottime"):
                 if clock in offsets:
-                    f.write(f"{name} {offsets[clock].get('secs', 0)} {offsets[clock].get('nanosecs', 0)}\n")
+                    f.write(f"{clock} {offsets[clock].get('secs', 0)} {offsets[clock].get('nanosecs', 0)}\n")
 
 
 def _already_in(fd: int, kind: str) -> bool:
