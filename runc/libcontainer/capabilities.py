@@ -23,14 +23,6 @@ NUMBERS = {name: number for number, name in enumerate(NAMES)}
 SET_NAMES = ("bounding", "effective", "permitted", "inheritable", "ambient")
 
 _CAP_LAST_CAP = "/proc/sys/kernel/cap_last_cap"
-_STATUS_FIELDS = {
-    b"CapInh:": "inheritable",
-    b"CapPrm:": "permitted",
-    b"CapEff:": "effective",
-    b"CapBnd:": "bounding",
-    b"CapAmb:": "ambient",
-}
-
 
 
 class Capabilities:
@@ -58,11 +50,6 @@ def last_cap() -> int:
         return int(file.read())
 
 
-def names_of(mask: int) -> list[str]:
-    """The names of the capabilities in a bitmask, in number order."""
-    return [name for number, name in enumerate(NAMES) if mask >> number & 1]
-
-
 def parse(spec_caps: dict) -> tuple[Capabilities, list[str]]:
     """The sets of an OCI `process.capabilities` object (absent sets are empty), and the
     names left out, unknown or beyond the running kernel, for the caller to warn about."""
@@ -79,17 +66,6 @@ def parse(spec_caps: dict) -> tuple[Capabilities, list[str]]:
                 mask |= 1 << number
         masks[set_name] = mask
     return Capabilities(**masks, last_cap=kernel_last), sorted(ignored)
-
-
-def current() -> Capabilities:
-    """The sets of the calling process, from /proc/self/status."""
-    masks = {}
-    with open("/proc/self/status", "rb") as status:
-        for line in status:
-            set_name = _STATUS_FIELDS.get(line[:7])
-            if set_name is not None:
-                masks[set_name] = int(line[7:], 16)
-    return Capabilities(**masks, last_cap=last_cap())
 
 
 def _name(number):
