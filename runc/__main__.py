@@ -14,7 +14,7 @@ import errdefs
 
 from . import OCI_VERSION, VERSION, cli
 from .commands import COMMANDS, Context, load_command
-from .log import Log
+from .log import Log, describe
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -92,16 +92,10 @@ def run(argv: list[str]) -> int:
     try:
         return command.run(ctx, command_args)
     except (errdefs.Error, OSError) as e:
-        message = _describe(e)
+        message = describe(e)
         log.error(message, kind=errdefs.kind_of(e))
         print(message, file=sys.stderr)
         return getattr(command, "ERROR_STATUS", 1)
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
-    return str(e)
 
 
 if __name__ == "__main__":

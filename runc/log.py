@@ -20,6 +20,16 @@ def rfc3339(ns: int, *, nano: bool = False) -> str:
     return text + "Z"
 
 
+def describe(e: BaseException) -> str:
+    """An error as one line for the user and the log. An OSError loses Python's "[Errno N]"
+    and names its path once: syscalls' messages may already hold it."""
+    if isinstance(e, OSError) and e.strerror:
+        if e.filename and str(e.filename) not in e.strerror:
+            return f"{e.strerror}: {e.filename}"
+        return e.strerror
+    return str(e) or type(e).__name__
+
+
 class Log:
     def __init__(self, path: str | None = None, fmt: str = "text", debug: bool = False):
         self.path = path

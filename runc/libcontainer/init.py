@@ -24,6 +24,7 @@ import errdefs
 
 from . import namespaces, rootfs, sync
 from . import syscalls as S
+from ..log import describe
 from ..record import Record
 
 
@@ -78,10 +79,7 @@ def _run_child(body, plan: Plan):
 
 
 def _report(sock: socket.socket, e: BaseException) -> None:
-    if isinstance(e, OSError) and e.filename and str(e.filename) not in str(e.strerror):
-        message = f"{e.strerror}: {e.filename}"
-    else:
-        message = str(e) or type(e).__name__
+    message = describe(e)
     try:
         sync.send(sock, sync.ERROR, kind=errdefs.kind_of(e), message=message)
     except Exception as send_error:  # noqa: BLE001 - the last resort must not fail too
