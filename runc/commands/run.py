@@ -20,7 +20,8 @@ def run(ctx, args) -> int:
     if not args.detach:
         foreground.become_subreaper()
         if args.console_socket is None:
-            # Allocated only if the config asks for a terminal; unused otherwise.
+            # Made before create reads the config, so whether or not it asks for a terminal;
+            # the child uses it only if it does.
             console_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     opts = create_options(ctx, args, console_pair=console_pair)
     c = container.create(ctx.root, args.id, opts, ctx.log)
