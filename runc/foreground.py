@@ -6,6 +6,7 @@ forwards the signals it receives, and relays the terminal when it allocated one.
 """
 import os
 import signal
+import socket
 
 from .libcontainer import syscalls as S
 
@@ -15,6 +16,23 @@ FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTER
 
 def become_subreaper() -> None:
     S.linux.prctl(S.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def console_pair() -> tuple[socket.socket, socket.socket]:
+    """The child sends the pty master on the second end; take_master receives it on the first."""
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def take_master(pair: tuple[socket.socket, socket.socket], has_terminal: bool) -> int | None:
+    """The pty master the child sent, or None if it has no terminal; closes the pair."""
+    ours, theirs = pair
+    theirs.close()
+    with ours:
+        if not has_terminal:
+            return None
+        from .libcontainer import console
+
+        return console.receive_master(ours)
 
 
 def exit_code(wait_status: int) -> int:

@@ -4,7 +4,6 @@ The process comes from --process FILE (a runtime-spec "process" object, used as 
 the command line on top of the container's own process settings."""
 import copy
 import json
-import socket
 
 import errdefs
 
@@ -81,7 +80,7 @@ def run(ctx, args) -> int:
         if process.get("terminal") and not args.console_socket:
             from ..libcontainer import console
 
-            console_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            console_pair = foreground.console_pair()
             # The process runs as soon as it is set up: give it our size from the start.
             size = console.own_size()
             if size and "consoleSize" not in process:
@@ -92,12 +91,7 @@ def run(ctx, args) -> int:
     pid = container.execute(c, process, opts, ctx.log)
     master = None
     if console_pair is not None:
-        from ..libcontainer import console
-
-        ours, theirs = console_pair
-        theirs.close()
-        master = console.receive_master(ours)
-        ours.close()
+        master = foreground.take_master(console_pair, has_terminal=True)
     if args.detach:
         return 0
     return foreground.wait(pid, master)

@@ -1,7 +1,5 @@
 """Create and start a container. In the foreground pyrunc stays its parent, forwards signals,
 relays the terminal, deletes it when it exits (unless --keep) and exits with its status."""
-import socket
-
 from .. import cli, foreground
 from ..libcontainer import container
 from .create import CREATE_OPTIONS, create_options
@@ -22,19 +20,16 @@ def run(ctx, args) -> int:
         if args.console_socket is None:
             # Made before create reads the config, so whether or not it asks for a terminal;
             # the child uses it only if it does.
-            console_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            console_pair = foreground.console_pair()
     opts = create_options(ctx, args, console_pair=console_pair)
     c = container.create(ctx.root, args.id, opts, ctx.log)
     master = None
     if console_pair is not None:
-        ours, theirs = console_pair
-        theirs.close()
-        if c.config["process"].get("terminal"):
+        master = foreground.take_master(console_pair, c.config["process"].get("terminal", False))
+        if master is not None:
             from ..libcontainer import console
 
-            master = console.receive_master(ours)
             console.copy_size(master)  # before start: the program may ask for it at once
-        ours.close()
     try:
         c.start(ctx.log)
     except BaseException:
