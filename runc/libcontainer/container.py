@@ -302,6 +302,8 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
 
     validate_id(container_id)
     bundle = os.path.abspath(opts.bundle)
+    # As in runc, relative paths in the config (mount sources) resolve against the bundle, here
+    # and in the child, which inherits this working directory.
     os.chdir(bundle)
     config = specs.load(bundle)
     terminal = config["process"].get("terminal", False)
