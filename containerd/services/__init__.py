@@ -1,11 +1,14 @@
 """containerd's API services, one module each: a gRPC servicer translating between the wire
 types and the core, and the plugin registration that builds it. Requests are scoped to a
-namespace by gRPC metadata, as containerd's are."""
+namespace by gRPC metadata, as containerd's are. What the services share is here: the
+request's namespace and deadline, and opaque payloads between Any and TypedValue."""
 import grpc
+from google.protobuf import any_pb2
 
 import errdefs
 
 from ..core import identifiers
+from ..core.metadata import TypedValue
 
 NAMESPACE_KEY = "containerd-namespace"
 
@@ -30,3 +33,11 @@ def deadline(context: grpc.ServicerContext) -> float | None:
     """Seconds until the caller gives up, for the calls made on its behalf; None for never."""
     remaining = context.time_remaining()
     return None if remaining is None or remaining > FARTHEST_DEADLINE else remaining
+
+
+def typed_value(value: any_pb2.Any, present: bool) -> TypedValue | None:
+    return TypedValue(value.type_url, value.value) if present else None
+
+
+def to_any(value: TypedValue | None) -> any_pb2.Any | None:
+    return None if value is None else any_pb2.Any(type_url=value.type_url, value=value.value)

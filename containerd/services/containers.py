@@ -2,7 +2,7 @@
 Creating, updating and deleting one publishes /containers/create, /update and /delete."""
 from __future__ import annotations
 
-from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
+from google.protobuf import empty_pb2, timestamp_pb2
 
 from protos import containers_pb2, containers_pb2_grpc, event_types_pb2
 
@@ -11,17 +11,9 @@ from ..core.events import Exchange
 from ..core.metadata import Container, MetadataStore, Runtime, TypedValue
 from ..grpc_errors import translate_errors
 from ..registry import EVENT_PLUGIN, GRPC_PLUGIN, METADATA_PLUGIN, Registration
-from . import required_namespace
+from . import required_namespace, to_any, typed_value
 
 SERVICE = containers_pb2.DESCRIPTOR.services_by_name["Containers"]
-
-
-def typed_value(value: any_pb2.Any, present: bool) -> TypedValue | None:
-    return TypedValue(value.type_url, value.value) if present else None
-
-
-def to_any(value: TypedValue | None) -> any_pb2.Any | None:
-    return None if value is None else any_pb2.Any(type_url=value.type_url, value=value.value)
 
 
 def timestamp(nanoseconds: int) -> timestamp_pb2.Timestamp:

@@ -15,8 +15,7 @@ from ..core.metadata import MetadataStore
 from ..grpc_errors import translate_errors
 from ..registry import GRPC_PLUGIN, METADATA_PLUGIN, RUNTIME_PLUGIN_V2, Registration
 from ..runtime.tasks import Task, TaskManager
-from . import deadline, required_namespace
-from .containers import to_any
+from . import deadline, required_namespace, to_any
 
 log = logging.getLogger(__name__)
 
