@@ -69,12 +69,6 @@ class Plugins:
             raise errdefs.NotFound(f"{len(found)} plugins of type {plugin_type}, expected one")
         return found[0]
 
-    def get_by_id(self, plugin_type: str, plugin_id: str) -> object:
-        for registration, instance in self.loaded:
-            if (registration.type, registration.id) == (plugin_type, plugin_id):
-                return instance
-        raise errdefs.NotFound(f"plugin {plugin_type}.{plugin_id}: not found")
-
     def of_type(self, plugin_type: str) -> list[tuple[Registration, object]]:
         return [(registration, instance) for registration, instance in self.loaded if registration.type == plugin_type]
 

@@ -176,5 +176,5 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
 
 registration = Registration(
     type=GRPC_PLUGIN, id="tasks", requires=(RUNTIME_PLUGIN_V2, METADATA_PLUGIN),
-    init=lambda ic: TasksService(ic.plugins.get_by_id(RUNTIME_PLUGIN_V2, "task"), ic.plugins.get(METADATA_PLUGIN)),
+    init=lambda ic: TasksService(ic.plugins.get(RUNTIME_PLUGIN_V2), ic.plugins.get(METADATA_PLUGIN)),
 )
