@@ -148,6 +148,15 @@ def test_seccomp_listener_is_refused_before_create_makes_anything():
         spec.validate(config)
 
 
+def test_default_specs_share_no_lists():
+    # Tests and bundle builders edit the spec they get; the next one must not see the edit.
+    edited = default_spec()
+    edited["linux"]["maskedPaths"].append("/proc/edited")
+    edited["linux"]["readonlyPaths"].clear()
+    fresh = default_spec()
+    assert "/proc/edited" not in fresh["linux"]["maskedPaths"] and fresh["linux"]["readonlyPaths"]
+
+
 def test_recursive_propagation_from_docker_is_accepted():
     config = default_spec()
     config["linux"]["rootfsPropagation"] = "rslave"
