@@ -4,7 +4,8 @@
     server.py        builds the plugins in dependency order, serves gRPC and ttrpc on unix sockets
     registry.py      Registration(type, id, requires, init) and the dependency order
     builtins.py      the plugins this daemon is made of
-    grpc_errors.py   errdefs kinds <-> gRPC status, the one translation at the gRPC edge
+    grpc_errors.py   errdefs kinds -> gRPC status on the way out (a shim's ttrpc statuses
+                     become kinds on the way in, in runtime/shim.py)
     core/            what the services manage, with no transport in it: metadata, events, filters
     runtime/         bundles, shim processes and their connections, the tasks they run
     services/        one gRPC (or ttrpc) servicer per containerd API service
