@@ -4,9 +4,9 @@ connection to a running shim's containerd.task.v2.Task service.
 
 start runs `<shim> -namespace NS -address A -publish-binary P -id ID start` in the bundle
 and reads what it prints until it exits: the long-lived shim it launched has detached, so
-pycontainerd is never its parent. delete runs the same binary with `-bundle B delete` after
-a shim died, to clean up behind it (kill the container, unmount its rootfs); it prints a
-task.v2 DeleteResponse.
+pycontainerd is never its parent. delete runs the same binary with `-bundle B delete` once
+a shim is gone (it died, or was shut down after a failed create), to clean up behind it
+(kill the container, unmount its rootfs); it prints a task.v2 DeleteResponse.
 """
 from __future__ import annotations
 
@@ -121,8 +121,9 @@ class ShimBinary:
         return parse_start_output(done.stdout)
 
     def delete(self, bundle_path: Path, container_id: str) -> shim_pb2.DeleteResponse:
-        """Run the delete action after the shim died: it kills what the shim left running and
-        answers with the task's exit (137, SIGKILL, for a container it had to kill)."""
+        """Run the delete action once the shim is gone (it died, or was shut down after a failed
+        create): it kills what the shim left running and answers with the task's exit (137,
+        SIGKILL, for a container it had to kill)."""
         done = self._run(["-id", container_id, "-bundle", str(bundle_path), "delete"], bundle_path, b"",
                          DELETE_TIMEOUT)
         try:
