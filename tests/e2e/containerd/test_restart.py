@@ -83,9 +83,12 @@ def test_kill_9_while_tasks_run_and_exit(pycontainerd):
 
 
 def test_a_killed_shim_is_cleaned_up_after(pycontainerd):
+    events = pycontainerd.subscribe('topic~="^/tasks/"')
     container = pycontainerd.run("sleep", "60")
     init_pid = pycontainerd.get(container.id).pid
-    events = pycontainerd.subscribe('topic~="^/tasks/"')
+    # containerd's runc shim publishes /tasks/start after answering Start: wait for it, or it
+    # may come among the events of the shim's death.
+    events.until("/tasks/start")
     os.kill(shim_pid(pycontainerd, container.id), signal.SIGKILL)
 
     seen = events.until("/tasks/delete")
