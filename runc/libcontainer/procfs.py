@@ -1,5 +1,4 @@
 """What /proc says about a process: whether it still runs, and whether it is the one we started."""
-import os
 
 
 def stat_fields(pid: int) -> list[str] | None:
