@@ -8,19 +8,12 @@ import grpc
 import pytest
 
 from protos import event_types_pb2, task_pb2, tasks_pb2, typeurl
-from tests.fixtures.pycontainerd import processes_mentioning
+from tests.fixtures.processes import processes_mentioning, wait_until_gone
 
 pytestmark = pytest.mark.root
 
 SIGKILLED = 128 + signal.SIGKILL
 WAIT_FOR_FILE = "while [ ! -e /go ]; do sleep 0.05; done; exit {code}"
-
-
-def wait_until_gone(pid: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while os.path.exists(f"/proc/{pid}"):
-        assert time.monotonic() < deadline, f"pid {pid} is still there"
-        time.sleep(0.02)
 
 
 def shim_pid(pycontainerd, container_id: str) -> int:
@@ -52,7 +45,9 @@ def test_kill_9_while_tasks_run_and_exit(pycontainerd):
 
     pycontainerd.kill()
     (exits_while_down.rootfs / "go").touch()
-    wait_until_gone(pids[exits_while_down.id])
+    # Its exit must reach its shim while the daemon is down: its event would otherwise arrive
+    # late, among the ones this test checks after the restart.
+    wait_until_gone(pids[exits_while_down.id], reaped=True)
     os.kill(shim_pid(pycontainerd, loses_its_shim.id), signal.SIGKILL)
     pycontainerd.start()
 

@@ -8,7 +8,8 @@ import pytest
 from google.protobuf import any_pb2
 
 from protos import event_types_pb2, task_pb2, tasks_pb2, typeurl
-from tests.fixtures.pycontainerd import NAMESPACE, processes_mentioning
+from tests.fixtures.processes import processes_mentioning
+from tests.fixtures.pycontainerd import NAMESPACE
 
 pytestmark = pytest.mark.root
 

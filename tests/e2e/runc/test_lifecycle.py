@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.fixtures.processes import wait_until_gone
+
 pytestmark = pytest.mark.root
 
 
@@ -129,7 +131,7 @@ def test_kill_all(runtime, bundle):
     runtime("kill", "--all", bundle.id, "KILL")
     assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
     for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        wait_until_gone(pid)
 
 
 def test_delete_running_needs_force(runtime, bundle):
@@ -141,8 +143,7 @@ def test_delete_running_needs_force(runtime, bundle):
     assert done.returncode == 1 and "that is not stopped: running" in done.stderr
     runtime("delete", "--force", bundle.id)
     assert runtime.container_ids() == []
-    time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    wait_until_gone(pid, what="the init of a force-deleted container")
 
 
 def test_delete_created_container_without_force(runtime, bundle):
@@ -150,10 +151,7 @@ def test_delete_created_container_without_force(runtime, bundle):
     pid = runtime.state(bundle.id)["pid"]
     runtime("delete", bundle.id)
     assert runtime.container_ids() == []
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until_gone(pid, what="the init of a deleted container")
 
 
 def test_delete_of_unknown_container(runtime):
@@ -292,10 +290,7 @@ def test_kill_all_reaches_stragglers_after_init_exits(runtime, bundle):
     straggler = int((bundle.rootfs / "tmp/straggler").read_text())
     assert os.path.exists(f"/proc/{straggler}")
     runtime("kill", "--all", bundle.id, "KILL")
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{straggler}") and open(f"/proc/{straggler}/stat").read().split()[2] != "Z":
-        assert time.monotonic() < deadline, "the straggler survived kill --all"
-        time.sleep(0.02)
+    wait_until_gone(straggler, what="the straggler")
     done = runtime("kill", bundle.id, "KILL", check=False)
     assert done.returncode == 1 and "container not running" in done.stderr
     runtime("delete", bundle.id)

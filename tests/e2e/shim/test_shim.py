@@ -17,6 +17,7 @@ import pytest
 from protos import event_types_pb2, shim_pb2, ttrpc, ttrpc_events_pb2, typeurl
 from runc.commands.spec import default_spec
 from tests.fixtures.bundle import VENV_BIN
+from tests.fixtures.processes import wait_until_gone
 
 pytestmark = pytest.mark.root
 
@@ -170,10 +171,7 @@ def test_lifecycle_exit_code_and_events(shim_task, containerd):
         assert containerd.topics() == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]
         assert json.loads((t.bundle / "init.exit").read_text())["exit_status"] == 7
         t.task.Shutdown(shim_pb2.ShutdownRequest(id=t.id))
-        deadline = time.monotonic() + 10
-        while os.path.exists(f"/proc/{t.shim_pid}") and open(f"/proc/{t.shim_pid}/stat").read().split()[2] != "Z":
-            assert time.monotonic() < deadline, "the shim did not exit after Shutdown"
-            time.sleep(0.02)
+        wait_until_gone(t.shim_pid, what="the shim told to shut down")
     finally:
         for fd in fds:
             os.close(fd)
@@ -308,10 +306,7 @@ def test_delete_after_a_dead_shim(shim_task):
     assert done.returncode == 0, done.stderr
     response = shim_pb2.DeleteResponse.FromString(done.stdout)
     assert response.exit_status == 137
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{created.pid}") and open(f"/proc/{created.pid}/stat").read().split()[2] != "Z":
-        assert time.monotonic() < deadline, "the container outlived its dead shim's cleanup"
-        time.sleep(0.02)
+    wait_until_gone(created.pid, what="the init of a dead shim")
 
 
 def test_file_uri_stdout_and_stdin_with_closeio(shim_task):
