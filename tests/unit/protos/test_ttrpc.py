@@ -285,7 +285,7 @@ def test_client_closing_mid_call_leaves_the_server_serving(server, socket_path, 
     waiter = threading.Thread(target=lambda: waiting.append(pytest.raises(RPCError, first.stub(TASK).Wait,
                                                                            shim_pb2.WaitRequest(id="c1"))))
     waiter.start()
-    time.sleep(0.1)
+    assert task.waiting.wait(10)
     first.close()
     waiter.join()
     assert waiting[0].value.code == Code.UNAVAILABLE
