@@ -66,10 +66,7 @@ def test_container_lives_in_the_v2_hierarchy(v2_runtime, bundle):
     v2_runtime("exec", "-d", bundle.id, "sleep", "300")
     assert len((host_dir / "cgroup.procs").read_text().split()) == 2
     v2_runtime("kill", "--all", bundle.id, "KILL")
-    deadline = time.monotonic() + 5
-    while v2_runtime.state(bundle.id)["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    assert v2_runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     v2_runtime("delete", bundle.id)
     assert not host_dir.exists()
     assert not os.path.exists(v2_runtime.root / bundle.id)

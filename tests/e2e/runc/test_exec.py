@@ -1,7 +1,6 @@
 """exec: a new process inside a running container, in its namespaces, cgroup and root."""
 import json
 import os
-import time
 
 import pytest
 
@@ -86,10 +85,7 @@ def test_exec_refused_in_stopped_and_paused_containers(runtime, running):
     assert done.returncode == 255 and "paused" in done.stderr
     runtime("resume", running.id)
     runtime("kill", running.id, "KILL")
-    deadline = time.monotonic() + 5
-    while runtime.state(running.id)["status"] != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    assert runtime.wait_for_status(running.id, "stopped") == "stopped"
     done = runtime("exec", running.id, "true", check=False)
     assert done.returncode == 255 and "stopped" in done.stderr
 

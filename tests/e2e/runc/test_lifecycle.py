@@ -6,25 +6,10 @@ import time
 
 import pytest
 
+from tests.fixtures.polling import wait_for_file
 from tests.fixtures.processes import wait_until_gone
 
 pytestmark = pytest.mark.root
-
-
-def wait_for_status(runtime, container_id, wanted, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = runtime.state(container_id)["status"]
-        if status == wanted or time.monotonic() > deadline:
-            return status
-        time.sleep(0.02)
-
-
-def wait_for_file(path, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
 
 
 def create(runtime, bundle, *extra):
@@ -51,13 +36,10 @@ def test_state_transitions(runtime, bundle, tmp_path):
     runtime("start", bundle.id)
     assert runtime.state(bundle.id)["status"] == "running"
     assert not (runtime.root / bundle.id / "exec.fifo").exists()
-    deadline = time.monotonic() + 5
-    while not (bundle.rootfs / "tmp/started").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert (bundle.rootfs / "tmp/started").read_text() == "started\n"
+    assert wait_for_file(bundle.rootfs / "tmp/started", "\n") == "started\n"
 
     runtime("kill", bundle.id, "KILL")
-    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     assert runtime.state(bundle.id)["pid"] == 0
     runtime("delete", bundle.id)
     assert runtime.container_ids() == []
@@ -78,7 +60,7 @@ def test_start_twice_and_after_stop(runtime, bundle):
     done = runtime("start", bundle.id, check=False)
     assert done.returncode == 1 and "cannot start an already running container" in done.stderr
     runtime("kill", bundle.id, "9")
-    wait_for_status(runtime, bundle.id, "stopped")
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     done = runtime("start", bundle.id, check=False)
     assert done.returncode == 1 and "cannot start a container that has stopped" in done.stderr
 
@@ -106,13 +88,10 @@ def test_kill_signals(runtime, bundle):
     runtime("start", bundle.id)
     wait_for_file(bundle.rootfs / "tmp/ready")  # its traps are set
     runtime("kill", bundle.id, "SIGUSR1")
-    deadline = time.monotonic() + 5
-    while not (bundle.rootfs / "tmp/usr1").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert (bundle.rootfs / "tmp/usr1").read_text() == "got-usr1\n"
+    assert wait_for_file(bundle.rootfs / "tmp/usr1", "\n") == "got-usr1\n"
     assert runtime.state(bundle.id)["status"] == "running"
     runtime("kill", bundle.id)  # SIGTERM by default
-    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     done = runtime("kill", bundle.id, "KILL", check=False)
     assert done.returncode == 1 and "container not running" in done.stderr
     done = runtime("kill", bundle.id, "NOSUCHSIGNAL", check=False)
@@ -129,7 +108,7 @@ def test_kill_all(runtime, bundle):
         time.sleep(0.02)
     assert len(pids) == 3
     runtime("kill", "--all", bundle.id, "KILL")
-    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     for pid in pids:
         wait_until_gone(pid)
 
@@ -230,7 +209,7 @@ def test_kill_of_a_paused_container(runtime, bundle):
     runtime("start", bundle.id)
     runtime("pause", bundle.id)
     runtime("kill", bundle.id, "KILL")
-    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
 
 
 def run_with_fd(runtime, fd: int, path, *args):
@@ -266,10 +245,7 @@ def test_signals_are_forwarded_by_foreground_run(runtime, bundle):
     proc = subprocess.Popen([runtime.binary, "--root", str(runtime.root), "run", "--bundle", str(bundle.path), bundle.id],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while '"running"' not in runtime("state", bundle.id, check=False).stdout:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        assert runtime.wait_for_status(bundle.id, "running") == "running"
         wait_for_file(bundle.rootfs / "tmp/ready")  # its trap is set
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 42
@@ -286,7 +262,7 @@ def test_kill_all_reaches_stragglers_after_init_exits(runtime, bundle):
     bundle.sh("sleep 300 & echo $! > /tmp/straggler; exit 0")
     create(runtime, bundle)
     runtime("start", bundle.id)
-    assert wait_for_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_for_status(bundle.id, "stopped") == "stopped"
     straggler = int((bundle.rootfs / "tmp/straggler").read_text())
     assert os.path.exists(f"/proc/{straggler}")
     runtime("kill", "--all", bundle.id, "KILL")

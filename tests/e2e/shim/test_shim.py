@@ -17,6 +17,7 @@ import pytest
 from protos import event_types_pb2, shim_pb2, ttrpc, ttrpc_events_pb2, typeurl
 from runc.commands.spec import default_spec
 from tests.fixtures.bundle import VENV_BIN
+from tests.fixtures.polling import wait_for_file
 from tests.fixtures.processes import wait_until_gone
 
 pytestmark = pytest.mark.root
@@ -319,10 +320,7 @@ def test_file_uri_stdout_and_stdin_with_closeio(shim_task):
                                                  stdout=f"file://{log}", stderr=f"file://{log}"))
         t.task.Start(shim_pb2.StartRequest(id=t.id))
         os.write(writer, b"one\ntwo\n")
-        deadline = time.monotonic() + 10
-        while "got:two" not in (log.read_text() if log.exists() else ""):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_file(log, "got:two")
         t.task.CloseIO(shim_pb2.CloseIORequest(id=t.id, stdin=True))
         assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
         t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
@@ -344,11 +342,7 @@ def test_binary_uri_logging_program(shim_task, tmp_path):
     t.task.Start(shim_pb2.StartRequest(id=t.id))
     assert t.task.Wait(shim_pb2.WaitRequest(id=t.id), timeout=30).exit_status == 0
     t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
-    deadline = time.monotonic() + 10
-    while "to-the-logger" not in (record.read_text() if record.exists() else ""):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert record.read_text() == f"testns/{t.id} --tag=x\nto-the-logger\n"
+    assert wait_for_file(record, "to-the-logger\n") == f"testns/{t.id} --tag=x\nto-the-logger\n"
 
 
 def test_binary_uri_logging_program_with_stdin(shim_task, tmp_path):
@@ -368,11 +362,7 @@ def test_binary_uri_logging_program_with_stdin(shim_task, tmp_path):
         t.task.Delete(shim_pb2.DeleteRequest(id=t.id))
     finally:
         os.close(writer)
-    deadline = time.monotonic() + 10
-    while "got:one" not in (record.read_text() if record.exists() else ""):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert record.read_text() == "got:one\n"
+    assert wait_for_file(record, "got:one\n") == "got:one\n"
 
 
 def test_terminal_and_resize(shim_task):
