@@ -30,19 +30,13 @@ def test_bad_config_names_the_field(runtime, bundle, tmp_path, edit, field):
     edit(bundle.config)
     bundle.save()
     log = tmp_path / "log.json"
-    done = _run_with_log(runtime, log, "create", "--bundle", str(bundle.path), bundle.id)
+    done = runtime("--log", str(log), "--log-format", "json", "create", "--bundle", str(bundle.path), bundle.id,
+                   check=False)
     assert done.returncode == 1
     assert field in done.stderr, done.stderr
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["level"] == "error" and field in last["msg"] and last["kind"] == "InvalidArgument"
     assert_nothing_left(runtime, bundle)
-
-
-def _run_with_log(runtime, log, *args):
-    import subprocess
-
-    return subprocess.run([runtime.binary, "--root", str(runtime.root), "--log", str(log), "--log-format", "json", *args],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
 
 
 def test_unknown_rlimit_is_refused_before_any_hook_runs(runtime, bundle, tmp_path):

@@ -216,7 +216,7 @@ def run_with_fd(runtime, fd: int, path, *args):
     """Run the runtime with `fd` open on `path`, set up by a shell so ours stay untouched."""
     import subprocess
 
-    return subprocess.run(["sh", "-c", f'exec "$0" "$@" {fd}>>"$TARGET"', runtime.binary, "--root", str(runtime.root), *args],
+    return subprocess.run(["sh", "-c", f'exec "$0" "$@" {fd}>>"$TARGET"', *runtime.argv(*args)],
                           env={**os.environ, "TARGET": str(path)}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           timeout=60)
 
@@ -242,7 +242,7 @@ def test_signals_are_forwarded_by_foreground_run(runtime, bundle):
     import subprocess
 
     bundle.sh("trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done")
-    proc = subprocess.Popen([runtime.binary, "--root", str(runtime.root), "run", "--bundle", str(bundle.path), bundle.id],
+    proc = subprocess.Popen(runtime.argv("run", "--bundle", str(bundle.path), bundle.id),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert runtime.wait_for_status(bundle.id, "running") == "running"

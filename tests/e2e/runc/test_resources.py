@@ -69,7 +69,7 @@ def test_events_reports_oom(runtime, bundle):
     bundle.config["linux"]["resources"] = {"memory": {"limit": 32 * MiB, "swap": 32 * MiB}}
     bundle.sh("sleep 1; dd if=/dev/zero of=/dev/null bs=128M count=1; sleep 300")
     runtime("run", "-d", "--bundle", str(bundle.path), bundle.id)
-    events = subprocess.Popen([runtime.binary, "--root", str(runtime.root), "events", "--interval", "10s", bundle.id],
+    events = subprocess.Popen(runtime.argv("events", "--interval", "10s", bundle.id),
                               stdout=subprocess.PIPE, text=True)
     try:
         seen = []

@@ -79,8 +79,8 @@ def test_no_pivot(runtime, bundle):
 def test_log_file_records_errors_as_json(runtime, bundle, tmp_path):
     log = tmp_path / "log.json"
     bundle.set_args("/nope")
-    done = subprocess.run([runtime.binary, "--root", str(runtime.root), "--log", str(log), "--log-format", "json",
-                           "run", "--bundle", str(bundle.path), bundle.id], capture_output=True, text=True)
+    done = runtime("--log", str(log), "--log-format", "json", "run", "--bundle", str(bundle.path), bundle.id,
+                   check=False)
     assert done.returncode == 1
     entry = json.loads(log.read_text().splitlines()[-1])
     assert entry["level"] == "error" and "/nope" in entry["msg"] and entry["time"].endswith("Z")
@@ -90,8 +90,7 @@ def test_log_file_records_errors_as_json(runtime, bundle, tmp_path):
 @pytest.mark.pyrunc_only
 def test_debug_log(runtime, bundle, tmp_path):
     log = tmp_path / "debug.log"
-    done = subprocess.run([runtime.binary, "--root", str(runtime.root), "--log", str(log), "--debug",
-                           "run", "--bundle", str(bundle.path), bundle.id], capture_output=True, text=True)
+    done = runtime("--log", str(log), "--debug", "run", "--bundle", str(bundle.path), bundle.id, check=False)
     assert done.returncode == 0, done.stderr
     text = log.read_text()
     assert f'level=debug msg="created container {bundle.id}: init pid' in text

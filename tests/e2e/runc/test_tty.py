@@ -105,8 +105,8 @@ def test_terminal_needs_console_socket_when_detached(runtime, bundle, socket_dir
 def _run_in_a_terminal(runtime, bundle, script: str) -> pexpect.spawn:
     bundle.config["process"]["terminal"] = True
     bundle.sh(script)
-    return pexpect.spawn(runtime.binary, ["--root", str(runtime.root), "run", "--bundle", str(bundle.path), bundle.id],
-                         dimensions=(40, 120), timeout=20)
+    command, *args = runtime.argv("run", "--bundle", str(bundle.path), bundle.id)
+    return pexpect.spawn(command, args, dimensions=(40, 120), timeout=20)
 
 
 def test_foreground_run_with_a_terminal(runtime, bundle):
@@ -138,8 +138,8 @@ def test_foreground_run_sizes_the_terminal_before_the_program_starts(runtime, bu
 def test_exec_with_a_terminal(runtime, bundle):
     bundle.sh("sleep 300")
     runtime("run", "-d", "--bundle", str(bundle.path), bundle.id)
-    child = pexpect.spawn(runtime.binary, ["--root", str(runtime.root), "exec", "-t", bundle.id, "sh"],
-                          dimensions=(30, 90), timeout=20)
+    command, *args = runtime.argv("exec", "-t", bundle.id, "sh")
+    child = pexpect.spawn(command, args, dimensions=(30, 90), timeout=20)
     try:
         child.expect("# ")
         child.sendline("stty size; tty")

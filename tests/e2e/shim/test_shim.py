@@ -16,7 +16,7 @@ import pytest
 
 from protos import event_types_pb2, shim_pb2, ttrpc, ttrpc_events_pb2, typeurl
 from runc.commands.spec import default_spec
-from tests.fixtures.bundle import VENV_BIN
+from tests.fixtures.bundle import VENV_BIN, Runtime
 from tests.fixtures.polling import wait_for_file
 from tests.fixtures.processes import wait_until_gone
 
@@ -97,8 +97,8 @@ class ShimTask:
     def close(self):
         self.client.close()
         _kill(self.shim_pid)
-        subprocess.run([VENV_BIN / "pyrunc", "--root", str(self.daemon_dir / "pyrunc" / "testns"), "delete", "--force", self.id],
-                       capture_output=True)
+        pyrunc = Runtime(str(VENV_BIN / "pyrunc"), self.daemon_dir / "pyrunc" / "testns")
+        pyrunc("delete", "--force", self.id, check=False)
 
 
 @pytest.fixture
