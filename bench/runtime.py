@@ -195,14 +195,11 @@ class Timer:
 
 # --- runtimes and bundles ---------------------------------------------------------------------
 def base_config(args: list[str]) -> dict:
-    """`pyrunc spec`'s default config, made non-interactive: the bundle of tests/fixtures/bundle.py."""
-    from runc.commands.spec import default_spec
+    """The tests' bundle config, with an ociVersion crun accepts."""
+    from tests.fixtures.bundle import bundle_config
 
-    config = default_spec()
+    config = bundle_config(args)
     config["ociVersion"] = OCI_VERSION
-    config["process"]["terminal"] = False
-    config["process"]["args"] = list(args)
-    config["root"]["readonly"] = False
     return config
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from protos import containers_pb2, containers_pb2_grpc, runc_options_pb2, tasks_pb2, tasks_pb2_grpc  # noqa: E402
 from protos import typeurl  # noqa: E402
-from runc.commands.spec import default_spec  # noqa: E402
+from tests.fixtures.bundle import bundle_config  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
@@ -128,11 +128,8 @@ class Stack:
         return (("containerd-namespace", NAMESPACE),)
 
     def create(self, container_id: str, args: list[str]) -> None:
-        spec = default_spec()
-        spec["process"].update({"terminal": False, "args": args})
-        spec["root"] = {"path": "rootfs", "readonly": True}
-        spec["hostname"] = container_id
-        spec["linux"]["cgroupsPath"] = f"{self.cgroup_parent}/{self.name}-{container_id}"
+        spec = bundle_config(args, hostname=container_id, cgroups_path=f"{self.cgroup_parent}/{self.name}-{container_id}",
+                             readonly_root=True)
         container = containers_pb2.Container(id=container_id)
         container.runtime.name = self.runtime
         options = self.runtime_options()

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from protos import event_types_pb2, shim_pb2, ttrpc, ttrpc_events_pb2, typeurl
-from runc.commands.spec import default_spec
-from tests.fixtures.bundle import VENV_BIN, Runtime
+from tests.fixtures.bundle import VENV_BIN, Runtime, bundle_config
 from tests.fixtures.polling import wait_for_file
 from tests.fixtures.processes import wait_until_gone
 
@@ -105,15 +104,12 @@ class ShimTask:
 def shim_task(daemon_dir, containerd, busybox_rootfs, cgroup_parent):
     tasks = []
 
-    def make(args, **process):
+    def make(args, terminal=False):
         container_id = f"t{len(tasks)}"
         bundle = daemon_dir / "bundles" / container_id
         bundle.mkdir(parents=True)
         shutil.copytree(busybox_rootfs, bundle / "rootfs", symlinks=True)
-        config = default_spec()
-        config["process"].update({"terminal": False, "args": args, **process})
-        config["root"]["readonly"] = False
-        config["linux"]["cgroupsPath"] = f"{cgroup_parent}/{container_id}"
+        config = bundle_config(args, cgroups_path=f"{cgroup_parent}/{container_id}", terminal=terminal)
         (bundle / "config.json").write_text(json.dumps(config))
         task = ShimTask(daemon_dir, containerd, bundle, container_id)
         tasks.append(task)
