@@ -20,6 +20,11 @@ METADATA_PLUGIN = "io.containerd.metadata.v1"
 RUNTIME_PLUGIN_V2 = "io.containerd.runtime.v2"
 GRPC_PLUGIN = "io.containerd.grpc.v1"
 TTRPC_PLUGIN = "io.containerd.ttrpc.v1"
+CONTENT_PLUGIN = "io.containerd.content.v1"
+SNAPSHOT_PLUGIN = "io.containerd.snapshotter.v1"
+DIFF_PLUGIN = "io.containerd.differ.v1"
+LEASE_PLUGIN = "io.containerd.lease.v1"
+GC_PLUGIN = "io.containerd.gc.v1"
 
 ALL_TYPES = "*"  # requires every other type, e.g. a plugin that reports on all the others
 
