@@ -44,7 +44,9 @@ def test_event_type_urls_are_bare_full_names():
         typeurl.unpack(packed, event_types_pb2.TaskStart)
     expected = {"TaskCreate", "TaskStart", "TaskDelete", "TaskIO", "TaskExit", "TaskOOM", "TaskExecAdded",
                 "TaskExecStarted", "TaskPaused", "TaskResumed", "TaskCheckpointed", "ContainerCreate",
-                "ContainerUpdate", "ContainerDelete", "NamespaceCreate", "NamespaceUpdate", "NamespaceDelete"}
+                "ContainerUpdate", "ContainerDelete", "NamespaceCreate", "NamespaceUpdate", "NamespaceDelete",
+                "ContentDelete", "ImageCreate", "ImageUpdate", "ImageDelete", "SnapshotPrepare", "SnapshotCommit",
+                "SnapshotRemove"}
     assert {m.full_name for m in event_types_pb2.DESCRIPTOR.message_types_by_name.values()} == {
         f"containerd.events.{name}" for name in expected}
 
