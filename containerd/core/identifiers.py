@@ -1,5 +1,5 @@
-"""containerd's rules for ids, namespaces and labels (pkg/identifiers, labels), checked before
-any of them becomes a path component or a database key."""
+"""containerd's rules for ids, namespaces, labels and digests (pkg/identifiers, labels,
+go-digest), checked before any of them becomes a path component or a database key."""
 import re
 
 import errdefs
@@ -7,6 +7,8 @@ import errdefs
 MAX_LENGTH = 76
 MAX_LABEL_SIZE = 4096
 _IDENTIFIER = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
+# go-digest's algorithms and the length of their hex part.
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}")
 
 
 def validate(identifier: str) -> str:
@@ -26,3 +28,10 @@ def validate_labels(labels: dict[str, str]) -> None:
         if len(key) + len(value) > MAX_LABEL_SIZE:
             raise errdefs.InvalidArgument(
                 f"label key and value greater than maximum size ({MAX_LABEL_SIZE} bytes), key: {key[:10]}: invalid argument")
+
+
+def validate_digest(digest: str) -> str:
+    """digest itself if it is a well-formed "<algorithm>:<hex>" of an algorithm we know."""
+    if not _DIGEST.fullmatch(digest):
+        raise errdefs.InvalidArgument(f'"{digest}" failed validation: invalid checksum digest format: invalid argument')
+    return digest
