@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tarfile
 
@@ -14,6 +15,7 @@ import zstandard
 import errdefs
 from containerd.diff import compression
 from containerd.diff.apply import apply
+from containerd.diff.compute import compute
 
 UID, GID = os.getuid(), os.getgid()
 
@@ -199,3 +201,60 @@ def test_huge_special_headers_are_refused(target, kind):
     with pytest.raises(errdefs.InvalidArgument, match="tar header extension"):
         applied(stream, target)
     assert os.listdir(target) == []
+
+
+# computing layers
+
+
+def tree_of(root) -> dict:
+    """Everything a layer carries about a tree: per path, type, mode, size, content, link target."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            content = open(path, "rb").read() if stat.S_ISREG(st.st_mode) else os.readlink(path) if stat.S_ISLNK(
+                st.st_mode) else None
+            found[os.path.relpath(path, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), content)
+    return found
+
+
+def test_a_computed_layer_applied_to_lower_rebuilds_upper(tmp_path):
+    lower, upper, rebuilt = tmp_path / "lower", tmp_path / "upper", tmp_path / "rebuilt"
+    base = layer(member("etc", tarfile.DIRTYPE), member("etc/passwd", data=b"root"), member("etc/gone", data=b"x"),
+                 member("same", data=b"unchanged", mtime=1_500_000_000), member("dir-to-file", tarfile.DIRTYPE),
+                 member("dir-to-file/inner", data=b"y"), member("tree/sub/deep", data=b"z"))
+    for directory in (lower, upper, rebuilt):
+        directory.mkdir()
+        applied(base, directory)
+    (upper / "etc" / "gone").unlink()
+    (upper / "etc" / "passwd").write_bytes(b"root\nuser")
+    (upper / "new").write_bytes(b"hello")
+    os.link(upper / "new", upper / "new-link")
+    os.symlink("etc/passwd", upper / "pw")
+    shutil.rmtree(upper / "dir-to-file")
+    (upper / "dir-to-file").write_bytes(b"a file now")
+    shutil.rmtree(upper / "tree")
+    out = io.BytesIO()
+    result = compute(str(lower), str(upper), out, compression.OCI_LAYER_GZIP)
+    tar = gzip.decompress(out.getvalue())
+    assert result.digest == "sha256:" + hashlib.sha256(tar).hexdigest() and result.size == len(tar)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as listing:
+        names = {m.name: m for m in listing.getmembers()}
+    assert "same" not in names  # the same size, time and content: not a change
+    assert {"etc/.wh.gone", ".wh.tree"} <= set(names)
+    assert names["new-link"].islnk() and names["new-link"].linkname == "new"
+    applied(out.getvalue(), rebuilt, compression.OCI_LAYER_GZIP)
+    assert tree_of(rebuilt) == tree_of(upper)
+    assert os.stat(rebuilt / "new").st_ino == os.stat(rebuilt / "new-link").st_ino
+
+
+def test_a_computed_layer_from_nothing_holds_everything(tmp_path):
+    upper, rebuilt = tmp_path / "upper", tmp_path / "rebuilt"
+    upper.mkdir()
+    rebuilt.mkdir()
+    applied(layer(member("a/b", data=b"1"), member("c", tarfile.SYMTYPE, linkname="a")), upper)
+    out = io.BytesIO()
+    compute(None, str(upper), out, compression.OCI_LAYER_ZSTD)
+    applied(out.getvalue(), rebuilt, compression.OCI_LAYER_ZSTD)
+    assert tree_of(rebuilt) == tree_of(upper)
