@@ -249,12 +249,20 @@ def _verified(descriptor: Descriptor, data: bytes) -> bytes:
     return data
 
 
+def _transferred(response: httpx.Response, descriptor: Descriptor) -> Iterator[bytes]:
+    """The body's chunks; a connection lost midway is Unavailable, so the caller keeps what it has to resume."""
+    try:
+        yield from response.iter_bytes(CHUNK_SIZE)
+    except httpx.TransportError as exc:
+        raise errdefs.Unavailable(f"fetching blob {descriptor.digest} was interrupted: {exc}") from exc
+
+
 def _checked_chunks(descriptor: Descriptor, response: httpx.Response, offset: int) -> Iterator[bytes]:
     skip = offset if response.status_code == 200 else 0  # the registry ignored our Range: drop what we have
     hasher = hashlib.sha256() if offset == 0 else None
     received = offset
     pending = b""
-    for chunk in response.iter_bytes(CHUNK_SIZE):
+    for chunk in _transferred(response, descriptor):
         if skip:
             chunk, skip = chunk[skip:], max(0, skip - len(chunk))
         received += len(chunk)
