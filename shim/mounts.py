@@ -5,6 +5,7 @@ the host's mount namespace as containerd's runc shim does, and undone when the t
 """
 import ctypes
 import os
+import threading
 
 import errdefs
 
@@ -12,6 +13,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT = 0x1, 0x2
 MS_MANDLOCK, MS_DIRSYNC, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 0x40, 0x80, 0x400, 0x800, 0x1000, 0x4000
 MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
 _MNT_DETACH = 0x2
+_CLONE_FS = 0x200
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # option -> (flags to clear, flags to set), as containerd's mount_linux.go reads them; any
 # other option is filesystem data (lowerdir=..., upperdir=...).
@@ -69,7 +72,11 @@ def mount_all(mounts: list[dict], target: str) -> None:
             if fstype == "bind":
                 flags |= MS_BIND
                 fstype = None
-            _mount(m.get("source") or "none", target, fstype, flags, data, f"mount {m.get('type')} {m.get('source')}")
+            chdir = None
+            if len(data) >= PAGE_SIZE:
+                chdir, data = compact_lowerdir(data)
+            _mount(m.get("source") or "none", target, fstype, flags, data, f"mount {m.get('type')} {m.get('source')}",
+                   chdir)
             done += 1
             if flags & MS_BIND and flags & MS_RDONLY:
                 # A bind mount ignores ro until remounted.
@@ -80,10 +87,64 @@ def mount_all(mounts: list[dict], target: str) -> None:
         raise
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str, what: str) -> None:
+def compact_lowerdir(data: str) -> tuple[str | None, str]:
+    """(directory, data) with the lowerdirs made relative to their common parent directory,
+    as containerd's compactLowerdirOption does, for a mount made from that directory: mount(2)
+    takes at most a page of data. (None, data) if they have no common parent but /."""
+    options = data.split(",")
+    index = next((i for i, option in enumerate(options) if option.startswith("lowerdir=")), None)
+    if index is None:
+        return None, data
+    lowers = options[index].removeprefix("lowerdir=").split(":")
+    if len(lowers) < 2 or not all(lower.startswith("/") for lower in lowers):
+        return None, data
+    common = os.path.commonpath(lowers)
+    if common in lowers:
+        common = os.path.dirname(common)  # one lowerdir would become "", which overlay refuses
+    if common == "/":
+        return None, data
+    options[index] = "lowerdir=" + ":".join(os.path.relpath(lower, common) for lower in lowers)
+    return common, ",".join(options)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str, what: str,
+           chdir: str | None = None) -> None:
+    if chdir is not None:
+        _mount_from(chdir, source, target, fstype, flags, data, what)
+        return
     if _libc.mount(os.fsencode(source) if source is not None else None, os.fsencode(target),
                    os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags), data.encode() or None) != 0:
         raise errdefs.Internal(f"{what} on {target}: {os.strerror(ctypes.get_errno())}")
+
+
+def _mount_from(directory: str, source: str | None, target: str, fstype: str | None, flags: int, data: str,
+                what: str) -> None:
+    """mount(2) with the relative paths in data resolved from directory. The working
+    directory is shared by the shim's threads, so a thread of its own makes the call after
+    unsharing it (CLONE_FS) and changing to directory, as containerd's mountAt does; the
+    thread then ends with it. (A forked child would do too, but its exit would go to the
+    shim's reaper, and forking a threaded process for one syscall buys nothing.)"""
+    target = os.path.abspath(target)
+    failure = []
+
+    def mount_there() -> None:
+        if _libc.unshare(_CLONE_FS) != 0:
+            failure.append(f"unshare the working directory: {os.strerror(ctypes.get_errno())}")
+            return
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            failure.append(f"chdir {directory}: {exc.strerror}")
+            return
+        if _libc.mount(os.fsencode(source) if source is not None else None, os.fsencode(target),
+                       os.fsencode(fstype) if fstype else None, ctypes.c_ulong(flags), data.encode()) != 0:
+            failure.append(os.strerror(ctypes.get_errno()))
+
+    thread = threading.Thread(target=mount_there, name="mount-from")
+    thread.start()
+    thread.join()
+    if failure:
+        raise errdefs.Internal(f"{what} on {target} (lowerdirs relative to {directory}): {failure[0]}")
 
 
 def unmount(target: str) -> None:
