@@ -1,9 +1,16 @@
 """The plugins pycontainerd is made of (containerd's cmd/containerd/builtins), in registration order."""
+from .content.local import LocalStore
+from .content.store import ContentStore
 from .core.events import Exchange
 from .core.metadata import MetadataStore
-from .registry import EVENT_PLUGIN, METADATA_PLUGIN, RUNTIME_PLUGIN_V2, InitContext, Registration
+from .gc import GarbageCollector
+from .leases import LeaseManager
+from .registry import (
+    CONTENT_PLUGIN, EVENT_PLUGIN, GC_PLUGIN, LEASE_PLUGIN, METADATA_PLUGIN, RUNTIME_PLUGIN_V2, SNAPSHOT_PLUGIN,
+    InitContext, Registration,
+)
 from .runtime.tasks import TaskManager
-from .services import containers, events, introspection, namespaces, tasks, version
+from .services import containers, content, events, images, introspection, leases, namespaces, tasks, version
 
 
 def _task_manager(ic: InitContext) -> TaskManager:
@@ -13,15 +20,30 @@ def _task_manager(ic: InitContext) -> TaskManager:
     return manager
 
 
+
+def _garbage_collector(ic: InitContext) -> GarbageCollector:
+    snapshotters = {registration.id: snapshotter for registration, snapshotter in ic.plugins.of_type(SNAPSHOT_PLUGIN)}
+    return GarbageCollector(ic.plugins.get(METADATA_PLUGIN), ic.plugins.get(CONTENT_PLUGIN), snapshotters)
+
+
 PLUGINS = (
     Registration(type=EVENT_PLUGIN, id="exchange", init=lambda ic: Exchange()),
     Registration(type=METADATA_PLUGIN, id="sqlite", init=lambda ic: MetadataStore(ic.root)),
     Registration(type=RUNTIME_PLUGIN_V2, id="task", requires=(EVENT_PLUGIN,), init=_task_manager),
+    Registration(type=CONTENT_PLUGIN, id="content", requires=(METADATA_PLUGIN,),
+                 init=lambda ic: ContentStore(LocalStore(ic.root), ic.plugins.get(METADATA_PLUGIN))),
+    Registration(type=GC_PLUGIN, id="scheduler", requires=(METADATA_PLUGIN, CONTENT_PLUGIN, SNAPSHOT_PLUGIN),
+                 init=_garbage_collector),
+    Registration(type=LEASE_PLUGIN, id="manager", requires=(METADATA_PLUGIN, GC_PLUGIN),
+                 init=lambda ic: LeaseManager(ic.plugins.get(METADATA_PLUGIN), ic.plugins.get(GC_PLUGIN))),
     containers.registration,
     namespaces.registration,
     tasks.registration,
     events.registration,
     events.ttrpc_registration,
     version.registration,
+    content.registration,
+    images.registration,
+    leases.registration,
     introspection.registration,
 )

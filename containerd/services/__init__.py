@@ -1,7 +1,8 @@
 """containerd's API services, one module each: a gRPC servicer translating between the wire
 types and the core, and the plugin registration that builds it. Requests are scoped to a
-namespace by gRPC metadata, as containerd's are. What the services share is here: the
-request's namespace and deadline, and opaque payloads between Any and TypedValue."""
+namespace by gRPC metadata, as containerd's are, and may name a lease that keeps what they
+create. What the services share is here: the request's namespace, lease and deadline, and
+opaque payloads between Any and TypedValue."""
 import grpc
 from google.protobuf import any_pb2
 
@@ -11,6 +12,7 @@ from ..core import identifiers
 from ..core.metadata import TypedValue
 
 NAMESPACE_KEY = "containerd-namespace"
+LEASE_KEY = "containerd-lease"
 
 
 def required_namespace(context: grpc.ServicerContext) -> str:
@@ -22,6 +24,12 @@ def required_namespace(context: grpc.ServicerContext) -> str:
         return identifiers.validate(namespace)
     except errdefs.InvalidArgument as exc:
         raise errdefs.InvalidArgument(f"namespace validation: {exc}") from None
+
+
+def lease_from(context: grpc.ServicerContext) -> str:
+    """The lease a request works under, "" for none: what it creates (blobs, writes,
+    snapshots) is held by that lease. Using a lease the namespace lacks is NotFound."""
+    return next((value for key, value in context.invocation_metadata() if key == LEASE_KEY), "")
 
 
 # Go clients without a deadline of their own send one centuries away; ttrpc (an int64 of
