@@ -17,7 +17,6 @@ DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+jso
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-DOCKER_FOREIGN_LAYER_GZIP = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -27,7 +26,6 @@ OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 
 MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEXES = (DOCKER_MANIFEST_LIST, OCI_INDEX)
-CONFIGS = (DOCKER_CONFIG, OCI_CONFIG)
 # Accepted for a manifest request, most specific first, as containerd's resolver sends them.
 MANIFEST_ACCEPT = ", ".join((*MANIFESTS, *INDEXES, "*/*"))
 
@@ -36,19 +34,6 @@ REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
 
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def is_layer(media_type: str) -> bool:
-    return ".rootfs.diff.tar" in media_type or ".image.layer.v1.tar" in media_type
-
-
-def compression(media_type: str) -> str:
-    """"gzip", "zstd" or "" for an uncompressed layer."""
-    if media_type.endswith(("gzip", "+gzip")):
-        return "gzip"
-    if media_type.endswith("+zstd"):
-        return "zstd"
-    return ""
 
 
 def short_id(digest: str) -> str:
