@@ -3,14 +3,18 @@ from .content.local import LocalStore
 from .content.store import ContentStore
 from .core.events import Exchange
 from .core.metadata import MetadataStore
+from .diff.walking import WalkingDiffer
 from .gc import GarbageCollector
 from .leases import LeaseManager
 from .registry import (
-    CONTENT_PLUGIN, EVENT_PLUGIN, GC_PLUGIN, LEASE_PLUGIN, METADATA_PLUGIN, RUNTIME_PLUGIN_V2, SNAPSHOT_PLUGIN,
-    InitContext, Registration,
+    CONTENT_PLUGIN, DIFF_PLUGIN, EVENT_PLUGIN, GC_PLUGIN, LEASE_PLUGIN, METADATA_PLUGIN, RUNTIME_PLUGIN_V2,
+    SNAPSHOT_PLUGIN, InitContext, Registration,
 )
 from .runtime.tasks import TaskManager
-from .services import containers, content, events, images, introspection, leases, namespaces, tasks, version
+from .services import (
+    containers, content, diff, events, images, introspection, leases, namespaces, snapshots, tasks, version,
+)
+from .snapshots.overlay import OverlaySnapshotter
 
 
 def _task_manager(ic: InitContext) -> TaskManager:
@@ -32,6 +36,9 @@ PLUGINS = (
     Registration(type=RUNTIME_PLUGIN_V2, id="task", requires=(EVENT_PLUGIN,), init=_task_manager),
     Registration(type=CONTENT_PLUGIN, id="content", requires=(METADATA_PLUGIN,),
                  init=lambda ic: ContentStore(LocalStore(ic.root), ic.plugins.get(METADATA_PLUGIN))),
+    Registration(type=SNAPSHOT_PLUGIN, id="overlayfs", init=lambda ic: OverlaySnapshotter(ic.root)),
+    Registration(type=DIFF_PLUGIN, id="walking", requires=(CONTENT_PLUGIN,),
+                 init=lambda ic: WalkingDiffer(ic.plugins.get(CONTENT_PLUGIN))),
     Registration(type=GC_PLUGIN, id="scheduler", requires=(METADATA_PLUGIN, CONTENT_PLUGIN, SNAPSHOT_PLUGIN),
                  init=_garbage_collector),
     Registration(type=LEASE_PLUGIN, id="manager", requires=(METADATA_PLUGIN, GC_PLUGIN),
@@ -45,5 +52,7 @@ PLUGINS = (
     content.registration,
     images.registration,
     leases.registration,
+    snapshots.registration,
+    diff.registration,
     introspection.registration,
 )

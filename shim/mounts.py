@@ -75,6 +75,10 @@ def mount_all(mounts: list[dict], target: str) -> None:
             chdir = None
             if len(data) >= PAGE_SIZE:
                 chdir, data = compact_lowerdir(data)
+                if len(data) >= PAGE_SIZE:
+                    raise errdefs.InvalidArgument(
+                        f"mount options of {m.get('type')} are {len(data)} bytes even with relative lowerdirs, "
+                        f"more than a page: invalid argument")
             _mount(m.get("source") or "none", target, fstype, flags, data, f"mount {m.get('type')} {m.get('source')}",
                    chdir)
             done += 1

@@ -122,7 +122,8 @@ class WalkingDiffer:
         """(lower directory or None for nothing, upper directory, whether upper is an overlay upperdir)."""
         lowers = _layers(left)
         if len(right) == 1 and right[0].type == "overlay" and right[0].option("upperdir"):
-            right_lowers = [os.path.realpath(lower) for lower in (right[0].option("lowerdir") or "").split(":") if lower]
+            lowerdir = right[0].option("lowerdir") or ""
+            right_lowers = [os.path.realpath(lower) for lower in lowerdir.split(":") if lower]
             if lowers == right_lowers:
                 return None, right[0].option("upperdir"), True
         right_layers = _layers(right)
