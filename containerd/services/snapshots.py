@@ -88,9 +88,9 @@ class SnapshotsService(snapshots_pb2_grpc.SnapshotsServicer):
 
     def Commit(self, request, context):
         namespace, snapshotter = required_namespace(context), self._snapshotter(request.snapshotter)
-        snapshotter.commit(namespace, request.name, request.key, dict(request.labels))
-        # The committed snapshot is kept whatever becomes of the lease: it is not undone.
+        # Held before it exists, so a missing lease fails the commit before it is made.
         self._hold(context, namespace, request.snapshotter, request.name, lambda: None)
+        snapshotter.commit(namespace, request.name, request.key, dict(request.labels))
         self._exchange.publish(namespace, "/snapshot/commit", event_types_pb2.SnapshotCommit(
             key=request.key, name=request.name, snapshotter=request.snapshotter))
         return empty_pb2.Empty()

@@ -20,8 +20,8 @@ from containerd.diff.apply import apply
 from containerd.snapshots import Mount
 from containerd.snapshots.overlay import OverlaySnapshotter
 from protos import (
-    content_pb2, content_pb2_grpc, diff_pb2, diff_pb2_grpc, event_types_pb2, snapshots_pb2, snapshots_pb2_grpc,
-    types_pb2, typeurl,
+    content_pb2, content_pb2_grpc, diff_pb2, diff_pb2_grpc, event_types_pb2, leases_pb2, leases_pb2_grpc, snapshots_pb2,
+    snapshots_pb2_grpc, types_pb2, typeurl,
 )
 from shim import mounts
 from tests.fixtures.pycontainerd import NAMESPACE, OUR_RUNTIME
@@ -356,3 +356,25 @@ def test_ctr_snapshots_agree_with_the_api(daemon):
     ctr(daemon, "rm", "work")
     ctr(daemon, "rm", "base")
     assert ctr(daemon, "ls").splitlines()[1:] == []
+
+
+@one_runtime
+def test_snapshots_made_under_a_lease_are_held_by_it(daemon):
+    stub = leases_pb2_grpc.LeasesStub(daemon.channel)
+    stub.Create(leases_pb2.CreateRequest(id="unpack"), metadata=daemon.metadata, timeout=30)
+    leased = (*daemon.metadata, ("containerd-lease", "unpack"))
+    snapshots(daemon, "Prepare", snapshots_pb2.PrepareSnapshotRequest(snapshotter="overlayfs", key="extract"),
+              metadata=leased)
+    snapshots(daemon, "Commit", snapshots_pb2.CommitSnapshotRequest(snapshotter="overlayfs", name="layer",
+                                                                    key="extract"), metadata=leased)
+    resources = stub.ListResources(leases_pb2.ListResourcesRequest(id="unpack"), metadata=daemon.metadata,
+                                   timeout=30).resources
+    assert ("layer", "snapshots/overlayfs") in [(r.id, r.type) for r in resources]
+    # A lease the namespace lacks: the snapshot is not made.
+    with pytest.raises(grpc.RpcError) as missing:
+        snapshots(daemon, "Prepare", snapshots_pb2.PrepareSnapshotRequest(snapshotter="overlayfs", key="orphan"),
+                  metadata=(*daemon.metadata, ("containerd-lease", "no-such-lease")))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    keys = [i.name for r in snapshots(daemon, "List", snapshots_pb2.ListSnapshotsRequest(snapshotter="overlayfs"))
+            for i in r.info]
+    assert keys == ["layer"]
