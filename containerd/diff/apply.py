@@ -108,7 +108,10 @@ class _Applier:
 
     def finish(self) -> None:
         for relative, mtime in reversed(self.directory_times):
-            fd = self.root.open(relative, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                fd = self.root.open(relative, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+            except OSError:
+                continue  # replaced by a later member of the layer, which set its own time
             try:
                 os.utime(f"/proc/self/fd/{fd}", ns=(mtime, mtime))
             finally:
@@ -182,6 +185,10 @@ class _Applier:
             if member.isdir():
                 if existing is None or not stat.S_ISDIR(existing.st_mode):
                     os.mkdir(name, 0o700, dir_fd=parent_fd)
+                if self.lowers is not None and existing is not None and is_overlay_whiteout(existing):
+                    # Deleted, then made again in the same layer: nothing of the lower one shows.
+                    os.setxattr(f"/proc/self/fd/{parent_fd}/{name}", OVERLAY_OPAQUE_XATTR, b"y",
+                                follow_symlinks=False)
                 self.directory_times.append((relative, int(member.mtime * 1e9)))
             elif member.isreg():
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
@@ -249,6 +256,10 @@ class _Applier:
             if key.startswith("trusted.overlay."):
                 continue
             os.setxattr(path, key, value, follow_symlinks=follow)
+
+
+def is_overlay_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
 def _lstat(parent_fd: int, name: str) -> os.stat_result | None:

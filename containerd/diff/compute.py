@@ -19,7 +19,9 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from .apply import OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX, XATTR_PAX_PREFIX, Applied
+from .apply import (
+    OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX, XATTR_PAX_PREFIX, Applied, is_overlay_whiteout,
+)
 from .compression import CHUNK, compressor
 
 
@@ -68,7 +70,7 @@ class _LayerWriter:
         for name in sorted(os.listdir(directory)):
             child = os.path.join(relative, name)
             st = os.lstat(os.path.join(self.upper, child))
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            if is_overlay_whiteout(st):
                 self._whiteout(os.path.join(relative, WHITEOUT_PREFIX + name))
                 continue
             self._add(child, st)

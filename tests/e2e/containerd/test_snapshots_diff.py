@@ -90,10 +90,12 @@ def test_whiteouts_and_opaque_dirs_show_in_the_merged_view(snapshotter, mounted)
     extract(snapshotter, "base", "", layer(
         member("etc", tarfile.DIRTYPE, mode=0o755), member("etc/passwd", data=b"root"), member("etc/gone", data=b"x"),
         member("opaque", tarfile.DIRTYPE, mode=0o750), member("opaque/old", data=b"old"),
-        member("dev", tarfile.DIRTYPE), member("dev/null", tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3)))
+        member("dev", tarfile.DIRTYPE), member("dev/null", tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3),
+        member("replaced/old", data=b"old")))
     extract(snapshotter, "top", "base", layer(
         member("etc/.wh.gone"), member("opaque/.wh..wh..opq"), member("opaque/new", data=b"new"),
-        member("srv/www/index", data=b"parents from nowhere")))
+        member("srv/www/index", data=b"parents from nowhere"),
+        member(".wh.replaced"), member("replaced", tarfile.DIRTYPE), member("replaced/new", data=b"new")))
     [upper_view] = snapshotter.view(NS, "top-view", "top")
     upper = str(snapshotter.root / "snapshots" / "2" / "fs")
     # In the upperdir: overlay's own marks, and etc made with the lower etc's attributes.
@@ -104,6 +106,7 @@ def test_whiteouts_and_opaque_dirs_show_in_the_merged_view(snapshotter, mounted)
     assert sorted(os.listdir(f"{merged}/etc")) == ["passwd"]
     assert os.listdir(f"{merged}/opaque") == ["new"]
     assert open(f"{merged}/srv/www/index").read() == "parents from nowhere"
+    assert os.listdir(f"{merged}/replaced") == ["new"]
     assert os.stat(f"{merged}/dev/null").st_rdev == os.makedev(1, 3)
     # Writing in a container's snapshot on top changes its upperdir only.
     container = mounted(snapshotter.prepare(NS, "container", "top"), "container")
