@@ -234,9 +234,13 @@ def test_ctr_content_images_and_leases(pycontainerd):
     ctr(pycontainerd, "content", "rm", digest_of(data))
     assert code_of(lambda: info(pycontainerd, digest_of(data))) == grpc.StatusCode.NOT_FOUND
 
-    target, _ = image_blobs(pycontainerd, tag=b"ctr")
+    # Written under a lease, as a pull does: the collection that removing content set off
+    # may run at any moment, and takes unreferenced blobs.
+    pycontainerd.leases.Create(leases_pb2.CreateRequest(id="writing"), metadata=md)
+    target, _ = image_blobs(pycontainerd, (*md, ("containerd-lease", "writing")), tag=b"ctr")
     pycontainerd.images.Create(images_pb2.CreateImageRequest(image=images_pb2.Image(
         name="example.com/ctr:1", target=target)), metadata=md)
+    pycontainerd.leases.Delete(leases_pb2.DeleteRequest(id="writing"), metadata=md)
     ctr(pycontainerd, "images", "tag", "example.com/ctr:1", "example.com/ctr:2")
     listed = rows(ctr(pycontainerd, "images", "ls"))
     assert [row[:3] for row in listed] == [["example.com/ctr:1", MANIFEST_TYPE, target.digest],
