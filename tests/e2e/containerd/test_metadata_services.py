@@ -21,8 +21,8 @@ def test_version_and_introspection(pycontainerd):
         filters=["type==io.containerd.grpc.v1", "id==task"])).plugins
     assert sorted((p.type, p.id) for p in plugins) == [
         ("io.containerd.grpc.v1", name)
-        for name in ("containers", "content", "events", "images", "introspection", "leases", "namespaces", "tasks",
-                     "version")
+        for name in ("containers", "content", "diff", "events", "images", "introspection", "leases", "namespaces",
+                     "snapshots", "tasks", "version")
     ] + [("io.containerd.runtime.v2", "task")]
     tasks_plugin = next(p for p in plugins if p.id == "tasks")
     assert "io.containerd.runtime.v2" in tasks_plugin.requires
