@@ -4,6 +4,8 @@ each request. Preparing, committing and removing a snapshot publishes /snapshot/
 it, as "snapshots/<snapshotter>" resources."""
 from __future__ import annotations
 
+import contextlib
+
 from google.protobuf import empty_pb2
 
 import errdefs
@@ -11,7 +13,7 @@ from protos import event_types_pb2, snapshots_pb2, snapshots_pb2_grpc, types_pb2
 
 from ..core import filters
 from ..core.events import Exchange
-from ..core.metadata import MetadataStore
+from ..core.metadata import LeaseResource, MetadataStore
 from ..grpc_errors import translate_errors
 from ..registry import EVENT_PLUGIN, GRPC_PLUGIN, METADATA_PLUGIN, SNAPSHOT_PLUGIN, Registration
 from ..snapshots import Info, Kind, Mount
@@ -55,31 +57,37 @@ class SnapshotsService(snapshots_pb2_grpc.SnapshotsServicer):
         except KeyError:
             raise errdefs.NotFound(f"snapshotter not loaded: {name}: not found") from None
 
-    def _hold(self, context, namespace: str, snapshotter_name: str, key: str, undo) -> None:
-        """Put the new snapshot key in the request's lease, if any; undo() it if that fails."""
+    @contextlib.contextmanager
+    def _held(self, context, namespace: str, snapshotter_name: str, key: str):
+        """Hold key in the request's lease, if any, before the block makes the snapshot: a
+        collection that listed the snapshot between its making and the hold would take it.
+        If the block fails, a hold this call added is let go again."""
         lease = lease_from(context)
         if not lease:
+            yield
             return
+        resource = LeaseResource(f"snapshots/{snapshotter_name}", key)
+        already_held = resource in self._store.list_lease_resources(namespace, lease)
+        self._store.add_lease_resource(namespace, lease, resource.type, resource.id)
         try:
-            self._store.add_lease_resource(namespace, lease, f"snapshots/{snapshotter_name}", key)
+            yield
         except BaseException:
-            undo()
+            if not already_held:
+                self._store.delete_lease_resource(namespace, lease, resource.type, resource.id)
             raise
 
     def Prepare(self, request, context):
         namespace, snapshotter = required_namespace(context), self._snapshotter(request.snapshotter)
-        mounts = snapshotter.prepare(namespace, request.key, request.parent, dict(request.labels))
-        self._hold(context, namespace, request.snapshotter, request.key,
-                   lambda: snapshotter.remove(namespace, request.key))
+        with self._held(context, namespace, request.snapshotter, request.key):
+            mounts = snapshotter.prepare(namespace, request.key, request.parent, dict(request.labels))
         self._exchange.publish(namespace, "/snapshot/prepare", event_types_pb2.SnapshotPrepare(
             key=request.key, parent=request.parent, snapshotter=request.snapshotter))
         return snapshots_pb2.PrepareSnapshotResponse(mounts=mounts_to_proto(mounts))
 
     def View(self, request, context):
         namespace, snapshotter = required_namespace(context), self._snapshotter(request.snapshotter)
-        mounts = snapshotter.view(namespace, request.key, request.parent, dict(request.labels))
-        self._hold(context, namespace, request.snapshotter, request.key,
-                   lambda: snapshotter.remove(namespace, request.key))
+        with self._held(context, namespace, request.snapshotter, request.key):
+            mounts = snapshotter.view(namespace, request.key, request.parent, dict(request.labels))
         return snapshots_pb2.ViewSnapshotResponse(mounts=mounts_to_proto(mounts))
 
     def Mounts(self, request, context):
@@ -88,9 +96,8 @@ class SnapshotsService(snapshots_pb2_grpc.SnapshotsServicer):
 
     def Commit(self, request, context):
         namespace, snapshotter = required_namespace(context), self._snapshotter(request.snapshotter)
-        # Held before it exists, so a missing lease fails the commit before it is made.
-        self._hold(context, namespace, request.snapshotter, request.name, lambda: None)
-        snapshotter.commit(namespace, request.name, request.key, dict(request.labels))
+        with self._held(context, namespace, request.snapshotter, request.name):
+            snapshotter.commit(namespace, request.name, request.key, dict(request.labels))
         self._exchange.publish(namespace, "/snapshot/commit", event_types_pb2.SnapshotCommit(
             key=request.key, name=request.name, snapshotter=request.snapshotter))
         return empty_pb2.Empty()
