@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 
@@ -101,6 +102,20 @@ def _dead_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_a_tls_registry_is_reached_over_https(tmp_path, busybox_image):
+    """It serves HTTPS only, so a pull that works went over TLS; 127.0.0.1 is insecure by
+    Docker's rules, so the self-signed certificate is accepted, as dockerd accepts it."""
+    with serve_registry(tmp_path, tls=True) as tls_registry:
+        tls_registry.push(busybox_image, "library/busybox:latest")
+        with remote(tls_registry, "library/busybox:latest") as client:
+            descriptor = client.resolve()
+            manifest = media.Manifest.parse(client.fetch_manifest(descriptor))
+            assert media.diff_ids(client.fetch_blob(manifest.config)) == list(busybox_image.diff_ids)
+        assert descriptor.digest == busybox_image.manifest_digest
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://{tls_registry.host}/v2/", timeout=5)
 
 
 def test_a_dead_mirror_falls_back_to_the_next(registry, busybox_image):
