@@ -18,6 +18,7 @@ make them, and would have to refuse them (containerd skips them in a user namesp
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -28,7 +29,7 @@ from typing import BinaryIO
 
 import errdefs
 
-from .compression import CHUNK, Digesting, decompressed
+from .compression import CHUNK, Digesting, ReadAhead, decompressed
 from .root import Root, clean
 
 WHITEOUT_PREFIX = ".wh."
@@ -59,8 +60,9 @@ def apply(layer_stream: BinaryIO, media_type: str, target: str | os.PathLike,
           overlay_lowers: list[str] | None = None) -> Applied:
     """Apply the layer onto target. With overlay_lowers (the lowerdirs, nearest first), target
     is an overlay upperdir over them; without, it is a plain directory holding the whole tree."""
-    tar_stream = Digesting(decompressed(layer_stream, media_type))
-    with Root(target) as root:
+    read_ahead = ReadAhead(decompressed(layer_stream, media_type))
+    tar_stream = Digesting(read_ahead)
+    with Root(target) as root, contextlib.closing(read_ahead):
         applier = _Applier(root, [Root(lower) for lower in overlay_lowers] if overlay_lowers is not None else None)
         try:
             with tarfile.open(fileobj=tar_stream, mode="r|", tarinfo=_BoundedTarInfo, encoding="utf-8",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import queue
+import threading
 import zlib
 from typing import BinaryIO
 
@@ -111,6 +113,64 @@ class _GzipReader:
                 if self._in_member:
                     raise errdefs.InvalidArgument("layer's gzip stream ends mid-member: invalid argument")
                 return b""
+
+
+class ReadAhead:
+    """A reader fed by a thread that reads raw ahead, a few chunks at most: the blob's read,
+    its digest check and its decompression (zlib, zstd and hashlib let go of the GIL) then run
+    on one core while the tar is taken apart and written out on another."""
+
+    DEPTH = 4
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._chunks: queue.Queue = queue.Queue(self.DEPTH)
+        self._stopping = threading.Event()
+        self._chunk = b""
+        self._position = 0
+        self._ended = False
+        self._thread = threading.Thread(target=self._fill, name="layer-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while True:
+                data = self._raw.read(CHUNK)
+                if not self._offer(data) or not data:
+                    return
+        except BaseException as exc:  # handed to the reader, which raises it as its own
+            self._offer(exc)
+
+    def _offer(self, item) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._position == len(self._chunk):
+            if self._ended:
+                return b""
+            item = self._chunks.get()
+            if isinstance(item, BaseException):
+                self._ended = True
+                raise item
+            self._chunk, self._position = item, 0
+            if not item:
+                self._ended = True
+                return b""
+        size = len(self._chunk) - self._position if size < 0 else size
+        data = self._chunk[self._position:self._position + size]
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        """Stop the thread, whether or not everything was read."""
+        self._stopping.set()
+        self._thread.join()
 
 
 def decompressed(stream: BinaryIO, media_type: str) -> BinaryIO:

@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tarfile
+import threading
 
 import pytest
 import zstandard
@@ -258,3 +259,34 @@ def test_a_computed_layer_from_nothing_holds_everything(tmp_path):
     compute(None, str(upper), out, compression.OCI_LAYER_ZSTD)
     applied(out.getvalue(), rebuilt, compression.OCI_LAYER_ZSTD)
     assert tree_of(rebuilt) == tree_of(upper)
+
+
+# --- the read-ahead thread -----------------------------------------------------------------
+
+def test_read_ahead_gives_the_stream_back_whole_whatever_the_read_sizes():
+    data = os.urandom(5 * compression.CHUNK + 123)
+    reader = compression.ReadAhead(io.BytesIO(data))
+    pieces, sizes = [], [512, 10240, compression.CHUNK * 2, 1, -1]
+    while piece := reader.read(sizes[len(pieces) % len(sizes)]):
+        pieces.append(piece)
+    reader.close()
+    assert b"".join(pieces) == data
+    assert reader.read(512) == b""
+
+
+def test_read_ahead_raises_what_the_stream_raised():
+    class Failing(io.RawIOBase):
+        def read(self, size=-1):
+            raise errdefs.DataLoss("blob read as something else")
+
+    reader = compression.ReadAhead(Failing())
+    with pytest.raises(errdefs.DataLoss, match="blob read as something else"):
+        reader.read(10)
+    reader.close()
+
+
+def test_read_ahead_closed_early_stops_its_thread():
+    reader = compression.ReadAhead(io.BytesIO(bytes(64 * compression.CHUNK)))
+    assert len(reader.read(100)) == 100
+    reader.close()
+    assert "layer-read-ahead" not in {thread.name for thread in threading.enumerate()}
