@@ -3,11 +3,12 @@
 Everything is written under a lease, so the garbage collector leaves the half-pulled image
 alone: the index or manifest is resolved and the one for the wanted platform chosen; the
 layers are downloaded in parallel into the Content service (resuming earlier partial
-ingests); the config, the manifest and any index follow, labelled with the gc references
-that keep their children alive once the lease is gone (`containerd.io/gc.ref.content.*`)
-and with where they came from (`containerd.io/distribution.source.<host>`); the image
-record points at the top descriptor; and the layers are unpacked into snapshots, the top one
-kept alive by a label on the config (`containerd.io/gc.ref.snapshot.<snapshotter>`).
+ingests) and unpacked into snapshots, bottom up, each as soon as it is in; the config, the
+manifest and any index follow, labelled with the gc references that keep their children
+alive once the lease is gone (`containerd.io/gc.ref.content.*`) and with where they came
+from (`containerd.io/distribution.source.<host>`); the image record points at the top
+descriptor; and a label on the config keeps the top snapshot alive
+(`containerd.io/gc.ref.snapshot.<snapshotter>`).
 """
 from __future__ import annotations
 
@@ -72,7 +73,14 @@ def pull(channel: grpc.Channel, namespace: str, reference: str, *, platform: str
         config_data = registry.fetch_blob(manifest.config)
         layer_diff_ids = diff_ids(config_data)
 
-        _download_layers(leased, registry, manifest.layers, source, progress, max_concurrent_downloads)
+        chain_id = ""
+        with _LayerDownloads(leased, registry, manifest.layers, source, progress, max_concurrent_downloads) as layers:
+            if unpack:
+                # Each layer is unpacked as soon as it and those below it are in: extraction
+                # overlaps the downloads still running, as containerd's unpacker does.
+                chain_id = unpack_layers(leased, list(manifest.layers), layer_diff_ids, snapshotter=snapshotter,
+                                         progress=progress, fetched=layers.wait_for)
+            layers.wait_for_all()
         write_bytes(leased, ingest_ref(manifest.config, "config"), manifest.config, config_data, labels=source)
         write_bytes(leased, ingest_ref(descriptor, "manifest"), descriptor, manifest_data,
                     labels={**source, **manifest_gc_labels(manifest)})
@@ -81,10 +89,7 @@ def pull(channel: grpc.Channel, namespace: str, reference: str, *, platform: str
                         labels={**source, f"{GC_REF_CONTENT}.m.0": chosen.digest})
 
         updated = _put_image(leased, ref, target)
-        chain_id = ""
         if unpack:
-            chain_id = unpack_layers(leased, list(manifest.layers), layer_diff_ids, snapshotter=snapshotter,
-                                     progress=progress)
             leased.set_content_labels(manifest.config.digest, {snapshot_gc_label(snapshotter): chain_id})
     return PulledImage(str(ref), target, descriptor, manifest.config, chain_id, updated)
 
@@ -105,18 +110,31 @@ def _put_image(client: Client, ref: Reference, target: Descriptor) -> bool:
     return updated
 
 
-def _download_layers(client: Client, registry: Registry, layers: tuple[Descriptor, ...], source: dict[str, str],
-                     progress: ProgressCallback, parallel: int) -> None:
-    for layer in layers:
-        progress(Progress(short_id(layer.digest), WAITING))
-    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="pull-layer") as downloads:
-        futures = [downloads.submit(_download_layer, client, registry, layer, source, progress) for layer in layers]
-        try:
-            for future in futures:
-                future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+class _LayerDownloads:
+    """The layers downloading in parallel, at most `parallel` at once; leaving the block
+    cancels those not started and waits for the others."""
+
+    def __init__(self, client: Client, registry: Registry, layers: tuple[Descriptor, ...], source: dict[str, str],
+                 progress: ProgressCallback, parallel: int):
+        for layer in layers:
+            progress(Progress(short_id(layer.digest), WAITING))
+        self._pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="pull-layer")
+        self._futures = [self._pool.submit(_download_layer, client, registry, layer, source, progress)
+                         for layer in layers]
+
+    def wait_for(self, index: int) -> None:
+        """Return once layer index is in the content store; raise what its download raised."""
+        self._futures[index].result()
+
+    def wait_for_all(self) -> None:
+        for index in range(len(self._futures)):
+            self.wait_for(index)
+
+    def __enter__(self) -> _LayerDownloads:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _download_layer(client: Client, registry: Registry, layer: Descriptor, source: dict[str, str],

@@ -9,6 +9,7 @@ and the snapshot is committed under the chain ID. A failed extraction snapshot i
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import errdefs
 from containerd.client.client import Client, descriptor_proto
@@ -34,13 +35,15 @@ def committed(client: Client, snapshotter: str, key: str) -> bool:
 
 
 def unpack(client: Client, layers: list[Descriptor], diff_ids: list[str], *, snapshotter: str,
-           progress: ProgressCallback = ignore) -> str:
-    """Make sure every layer is a committed snapshot; return the top chain ID."""
+           progress: ProgressCallback = ignore, fetched: Callable[[int], None] = lambda index: None) -> str:
+    """Make sure every layer is a committed snapshot; return the top chain ID. fetched(n)
+    returns once layer n's blob is in the content store (for layers still downloading)."""
     if len(layers) != len(diff_ids):
         raise errdefs.InvalidArgument(
             f"image has {len(layers)} layers but its config lists {len(diff_ids)} diff IDs")
     parent = ""
-    for layer, diff_id, chain_id in zip(layers, diff_ids, chain_ids(diff_ids)):
+    for index, (layer, diff_id, chain_id) in enumerate(zip(layers, diff_ids, chain_ids(diff_ids))):
+        fetched(index)
         if not committed(client, snapshotter, chain_id):
             progress(Progress(short_id(layer.digest), EXTRACTING, 0, layer.size))
             _apply(client, layer, diff_id, chain_id, parent, snapshotter)
