@@ -148,7 +148,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--layers", type=int, default=6)
-    parser.add_argument("--layer-mib", type=int, default=50)
+    parser.add_argument("--layer-mib", type=int, default=45)
     parser.add_argument("--json", action="store_true")
     opts = parser.parse_args()
     if os.geteuid() != 0:
