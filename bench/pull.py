@@ -12,7 +12,7 @@ content store, unpack every layer into overlayfs snapshots. Three ways, each on 
 
 The image: a busybox layer, then --layers layers of --layer-mib MiB each, three fifths random
 bytes (incompressible) and two fifths text (gzip shrinks it), so the compressed image is about
-layers x layer-mib x 0.65. Each sample is checked: the image is listed and the snapshot of its
+layers x layer-mib x 0.8. Each sample is checked: the image is listed and the snapshot of its
 top layer's chain ID is committed. Run as root; everything made is removed at the end.
 """
 import argparse
