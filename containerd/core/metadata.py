@@ -760,10 +760,10 @@ class MetadataStore:
 
     def create_lease(self, namespace: str, lease: Lease) -> Lease:
         identifiers.validate(namespace)
-        try:
-            identifiers.validate(lease.id)
-        except errdefs.InvalidArgument as exc:
-            raise errdefs.InvalidArgument(f"invalid lease id {lease.id!r}: {exc}") from None
+        # Any non-empty id, as containerd takes: its Go client's random ids ("<nanoseconds>-"
+        # then four base64url characters) may end in "-" or hold "_", which identifiers refuse.
+        if not lease.id:
+            raise errdefs.InvalidArgument("lease id must be provided: invalid argument")
         identifiers.validate_labels(lease.labels)
         lease = replace(lease, labels=_without_empty_values(lease.labels), created_at=time.time_ns())
         with self._transaction() as db:

@@ -80,7 +80,9 @@ def test_leases_and_their_resources(store):
     with pytest.raises(errdefs.AlreadyExists):
         store.create_lease("ns", Lease("pull-1"))
     with pytest.raises(errdefs.InvalidArgument):
-        store.create_lease("ns", Lease("bad id"))
+        store.create_lease("ns", Lease(""))
+    store.create_lease("ns", Lease("250441542-_Uz6"))  # as ctr's random ids look: no identifier
+    store.delete_lease("ns", "250441542-_Uz6")
     assert [x.id for x in store.list_leases("ns")] == ["pull-1", "pull-2"]
     assert [x.id for x in store.list_leases("ns", filters.parse_all(['labels."containerd.io/gc.expire"']))] == ["pull-1"]
     assert [x.id for x in store.list_leases("ns", filters.parse_all(["id==pull-2"]))] == ["pull-2"]
