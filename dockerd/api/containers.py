@@ -1,0 +1,4 @@
+"""Placeholder: replaced by the containers routes."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,4 @@
+"""Placeholder: replaced by the exec routes."""
+from fastapi import APIRouter
+
+router = APIRouter()

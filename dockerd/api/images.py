@@ -1,0 +1,4 @@
+"""Placeholder: replaced by the images routes."""
+from fastapi import APIRouter
+
+router = APIRouter()

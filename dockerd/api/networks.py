@@ -1,0 +1,4 @@
+"""Placeholder: replaced by the networks routes."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,4 @@
+"""Placeholder: replaced by the system routes."""
+from fastapi import APIRouter
+
+router = APIRouter()
