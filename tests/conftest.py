@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.bundle",
     "tests.fixtures.upstream",
     "tests.fixtures.pycontainerd",
+    "tests.fixtures.pydockerd",
 ]
 
 
