@@ -2,6 +2,7 @@
 the registry mirror with Docker's progress lines, list, inspect, history, tag, rmi, save and
 load, import, the manifest list, and the error replies."""
 import json
+import time
 
 import pytest
 
@@ -160,3 +161,40 @@ def test_docker_py_pull_then_get(pydocker, busybox_image):
     client.images.remove("pyrepo/x:2")
     saved = b"".join(image.save())
     assert client.images.load(saved)[0].id == busybox_image.config_digest
+
+
+def test_push_to_the_registry_then_pull_it_back(pydocker, registry, busybox_image):
+    pydocker.docker("pull", "busybox")
+    target = f"{registry.host}/pushed/box:v1"
+    pydocker.docker("tag", "busybox", target)
+    pushed = lines(pydocker.docker("push", target).stdout)
+    assert pushed[0] == f"The push refers to repository [{registry.host}/pushed/box]"
+    layer = busybox_image.layer_digests[0].removeprefix("sha256:")[:12]
+    assert f"{layer}: Pushed" in pushed or f"{layer}: Layer already exists" in pushed
+    assert pushed[-1].startswith("v1: digest: sha256:") and " size: " in pushed[-1]
+    with registry.get("/v2/pushed/box/tags/list") as reply:
+        assert json.load(reply)["tags"] == ["v1"]
+
+    status, _, body = pydocker.raw("POST", f"/v1.50/images/{registry.host}/pushed/box/push?tag=v1",
+                                   headers={"X-Registry-Auth": "e30="})
+    assert status == 200
+    aux = [m["aux"] for m in messages(body) if "aux" in m]
+    assert aux == [{"Tag": "v1", "Digest": pushed[-1].split()[2], "Size": int(pushed[-1].split()[-1])}]
+    status, _, body = pydocker.raw("POST", "/v1.50/images/nothere/push?tag=latest")
+    assert (status, json.loads(body)) == (404, {"message": "An image does not exist locally with the tag: nothere"})
+
+    pydocker.docker("rmi", target)
+    assert "Status: Downloaded newer image" in pydocker.docker("pull", target).stdout
+    pydocker.docker("rmi", target)
+
+
+def test_image_events(pydocker, busybox_image):
+    pydocker.docker("pull", "busybox")
+    pydocker.docker("tag", "busybox", "evt:1")
+    pydocker.docker("rmi", "evt:1")
+    status, _, body = pydocker.raw("GET", f"/v1.50/events?since=0&until={time.time() + 1:.0f}"
+                                   '&filters={"type":{"image":true}}')
+    assert status == 200
+    seen = [(e["Action"], e["Actor"]["Attributes"].get("name")) for e in messages(body)]
+    assert ("pull", "busybox:latest") in seen
+    assert ("tag", "evt:1") in seen and ("untag", "evt:1") in seen
