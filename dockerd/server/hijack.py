@@ -91,9 +91,10 @@ def unroute(handler: Handler) -> None:
 
 
 def match(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-    """The handler for a request path (with or without a version prefix) and its parameters."""
+    """The handler for a request path (with or without a version prefix) and its parameters;
+    the latest registration wins, so a test can stand in for a route."""
     path = versions.strip(path)
-    for candidate in _ROUTES:
+    for candidate in reversed(_ROUTES):
         if candidate.method == method:
             found = candidate.pattern.match(path)
             if found:
@@ -146,7 +147,8 @@ class HijackedConnection(asyncio.Protocol):
 
     @property
     def gone(self) -> bool:
-        """Whether the connection is closed (by the client or by us)."""
+        """Whether the connection is closed (by the client or by us). A client that closes
+        looks like one that half-closed (read() gives b"") until a write finds nobody there."""
         return self._lost.done()
 
     async def wait_gone(self) -> None:
