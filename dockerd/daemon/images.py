@@ -337,12 +337,28 @@ class ImageService:
             parse(ref)
         raise errdefs.NotFound(f"No such image: {ref}")
 
+    def _named(self, ref: str) -> tuple[_Image, _Record] | None:
+        """The fast way for a plain name:tag (what `docker run busybox` asks for): one record."""
+        if _HEX_PREFIX.fullmatch(ref):
+            return None
+        try:
+            parsed = parse(ref)
+            image = self._client.get_image(str(parsed))
+        except errdefs.Error:
+            return None
+        record = _Record(image.name, descriptor_of(image.target), image.created_at.ToNanoseconds() / 1e9,
+                         image.updated_at.ToNanoseconds() / 1e9)
+        try:
+            return _Image(self._content(record.target), [record]), record
+        except errdefs.Error:
+            return None
+
     # lookups
 
     def resolve(self, ref: str, *, unpack: bool = True) -> ResolvedImage:
         """The image ref names (ID, short ID, name:tag, name, name@digest); with unpack, its
         top snapshot exists once this returns."""
-        image, record = self._lookup(ref)
+        image, record = self._named(ref) or self._lookup(ref)
         resolved = image.resolved(record)
         if unpack:
             self._ensure_unpacked(image.content)

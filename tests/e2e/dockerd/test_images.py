@@ -198,3 +198,32 @@ def test_image_events(pydocker, busybox_image):
     seen = [(e["Action"], e["Actor"]["Attributes"].get("name")) for e in messages(body)]
     assert ("pull", "busybox:latest") in seen
     assert ("tag", "evt:1") in seen and ("untag", "evt:1") in seen
+
+
+def test_resolve_unpacks_an_image_whose_snapshot_is_missing(pydocker, layered_image, tmp_path):
+    """What the container service relies on: resolve gives the config and a committed top snapshot."""
+    from types import SimpleNamespace
+
+    import grpc
+
+    from containerd.client import archive
+    from containerd.client.unpack import committed
+    from dockerd.config import Config
+    from dockerd.daemon.images import SNAPSHOTTER, ImageService
+    from tests.fixtures.images import write_docker_archive
+
+    source = write_docker_archive(layered_image, tmp_path / "layered.tar", "layered:unpacked")
+    config = Config(containerd=str(pydocker.containerd_socket))
+    with grpc.insecure_channel(f"unix://{pydocker.containerd_socket}") as channel:
+        with source.open("rb") as tar:
+            archive.import_archive(channel, config.containerd_namespace, tar, unpack=False)
+        service = ImageService(SimpleNamespace(config=config, channel=channel, events=None, containers=None))
+        resolved = service.resolve("layered:unpacked", unpack=False)
+        client = service._client
+        if committed(client, SNAPSHOTTER, resolved.chain_id):
+            pytest.skip("the layers were unpacked by an earlier test")
+        resolved = service.resolve("layered:unpacked")
+        assert committed(client, SNAPSHOTTER, resolved.chain_id)
+        assert resolved.id == layered_image.config_digest and resolved.name == "docker.io/library/layered:unpacked"
+        assert resolved.config["Cmd"] == ["sh"]
+    pydocker.docker("rmi", "layered:unpacked")

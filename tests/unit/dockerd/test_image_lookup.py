@@ -59,6 +59,7 @@ def store(monkeypatch):
     store.add("127.0.0.1:5000/team/local:v1", contents["local"].manifest)
     monkeypatch.setattr(service, "_records", lambda: list(store.records))
     monkeypatch.setattr(service, "_unpacked_size", lambda c: 0)
+    monkeypatch.setattr(service, "_named", lambda ref: None)  # the one-record fast path asks pycontainerd
     store.service, store.contents = service, contents
     return store
 
