@@ -227,3 +227,19 @@ def test_resolve_unpacks_an_image_whose_snapshot_is_missing(pydocker, layered_im
         assert resolved.id == layered_image.config_digest and resolved.name == "docker.io/library/layered:unpacked"
         assert resolved.config["Cmd"] == ["sh"]
     pydocker.docker("rmi", "layered:unpacked")
+
+
+def test_an_untagged_import_is_dangling_and_pruned(pydocker, tmp_path):
+    import tarfile
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        (tmp_path / "f").write_text("dangling\n")
+        tar.add(tmp_path / "f", arcname="f")
+    image_id = pydocker.docker("import", str(rootfs)).stdout.strip()
+    dangling = pydocker.docker("images", "-q", "--no-trunc", "--filter", "dangling=true").stdout.split()
+    assert dangling == [image_id]
+    row = next(line.split() for line in pydocker.docker("images").stdout.splitlines() if image_id[7:19] in line)
+    assert row[:2] == ["<none>", "<none>"]
+    pruned = pydocker.docker("image", "prune", "-f").stdout
+    assert f"deleted: {image_id}" in pruned and "Total reclaimed space:" in pruned
+    assert pydocker.docker("images", "-q", "--filter", "dangling=true").stdout.split() == []
