@@ -25,7 +25,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-H", "--host", dest="hosts", action="append", metavar="HOST",
                    help=f"daemon socket(s) to connect to (default {config_module.DEFAULT_HOST})")
     p.add_argument("--containerd", help=f"pycontainerd's socket (default {config_module.DEFAULT_CONTAINERD})")
-    p.add_argument("--data-root", help=f"root directory of persistent state (default {config_module.DEFAULT_DATA_ROOT})")
+    p.add_argument("--data-root",
+                   help=f"root directory of persistent state (default {config_module.DEFAULT_DATA_ROOT})")
     p.add_argument("--exec-root", help=f"root directory of execution state (default {config_module.DEFAULT_EXEC_ROOT})")
     p.add_argument("-p", "--pidfile", help="path to use for the daemon PID file")
     p.add_argument("--config-file", help=f"daemon configuration file (default {config_module.DEFAULT_CONFIG_FILE})")
@@ -35,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
                    help="registry reached over plain HTTP or with an unverified certificate")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL",
                    help="preferred registry mirror for docker.io")
-    p.add_argument("--cgroup-parent", help=f"parent cgroup for all containers (default {config_module.DEFAULT_CGROUP_PARENT})")
+    p.add_argument("--cgroup-parent",
+                   help=f"parent cgroup for all containers (default {config_module.DEFAULT_CGROUP_PARENT})")
     return p
 
 
@@ -80,8 +82,9 @@ def _read_file(path: str, explicit: bool) -> dict:
             wanted = "a list of strings" if kind is list else {str: "a string", bool: "a boolean"}[kind]
             raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: {key} must be {wanted}")
     if values.get("log-level") is not None and values["log-level"] not in _LOG_LEVELS:
+        levels = ", ".join(sorted(_LOG_LEVELS))
         raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: "
-                                      f"log-level {values['log-level']!r} is not one of {', '.join(sorted(_LOG_LEVELS))}")
+                                      f"log-level {values['log-level']!r} is not one of {levels}")
     return values
 
 

@@ -26,8 +26,12 @@ class EngineMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
                                       *(h for h in versions.HEADERS if h[0] not in names)]
@@ -42,7 +46,13 @@ class EngineMiddleware:
             prefix_length = len(scope["path"]) - len(path)
             scope = {**scope, "path": path, "raw_path": scope.get("raw_path", b"")[prefix_length:] or path.encode()}
         scope.setdefault("state", {})["api_version"] = version
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:  # noqa: BLE001 - a bug still gets Docker's error reply
+            if started:
+                raise
+            # Here rather than in an app handler: those run outside this middleware, without our headers.
+            await errors.error_response(*errors.error_body(exc))(scope, receive, send_with_headers)
 
 
 def create_app(daemon) -> FastAPI:

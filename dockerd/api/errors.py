@@ -42,7 +42,8 @@ def status_of(exc: BaseException) -> int:
 def error_response(status: int, message: str) -> Response:
     if status == 304:  # a 304 carries no body
         return Response(status_code=304)
-    return Response(json.dumps({"message": message}) + "\n", status_code=status, media_type="application/json")
+    body = json.dumps({"message": message}, separators=(",", ":")) + "\n"
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def error_body(exc: BaseException) -> tuple[int, str]:
@@ -79,4 +80,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OSError, _errdefs_error)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _errdefs_error)

@@ -191,7 +191,7 @@ class HijackedConnection(asyncio.Protocol):
 
     async def send_error(self, status: int, message: str) -> None:
         """A JSON error reply, for a failure before upgrade(); then the connection ends."""
-        body = json.dumps({"message": message}).encode() + b"\n"
+        body = json.dumps({"message": message}, separators=(",", ":")).encode() + b"\n"
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    ("Connection", "close")]
         try:

@@ -182,3 +182,13 @@ def test_version_names_the_components(served):
     assert all(isinstance(v, str) for v in components["Engine"]["Details"].values())
     assert components["pycontainerd"]["Version"] == "9.8.7"
     assert components["pyrunc"]["Version"]
+
+
+def test_a_bug_is_a_500_message_with_dockers_headers(served):
+    @served.app.get("/test/bug")
+    def bug():
+        raise RuntimeError("a bug")
+
+    status, headers, body = served.request("GET", "/test/bug")
+    assert (status, headers["content-type"], body) == (500, "application/json", b'{"message":"a bug"}\n')
+    assert headers["api-version"] == "1.50"
