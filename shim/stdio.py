@@ -131,7 +131,9 @@ class ProcessIO:
         """With a terminal the process's streams are the pty: copy its master to stdout and
         stdin into it. The master stays ours for resizing until the output copy ends."""
         self.master = master
-        if self.stdio.stdout:
+        if self.stdio.stdout and urllib.parse.urlparse(self.stdio.stdout).scheme == "binary":
+            self._start_logging_binary([(1, os.dup(master), self.stdio.stdout)])
+        elif self.stdio.stdout:
             self._start_output(os.dup(master), _open_sink(self.stdio.stdout))
         if self.stdio.stdin:
             self._stdin_write = os.dup(master)
