@@ -112,3 +112,18 @@ def test_the_containerd_client_imports_nothing_of_the_daemon():
         if daemon_side or relative:
             offenders[str(path.relative_to(REPO))] = sorted(daemon_side) + [f"relative import {node.module}" for node in relative]
     assert offenders == {}
+
+
+def test_the_logging_binary_uses_only_the_standard_library():
+    """pydockerd-logger runs once per container, started by the shim: stdlib only, and none
+    of pydockerd's own weight (grpc, protobuf, fastapi...)."""
+    third_party = {}
+    for path in (REPO / "dockerd" / "logger").rglob("*.py"):
+        extra = imported_top_levels(path) - set(sys.stdlib_module_names) - {"dockerd"}
+        if extra:
+            third_party[str(path.relative_to(REPO))] = sorted(extra)
+    assert third_party == {}
+    probe = "import sys, dockerd.logger.__main__; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert loaded & (FORBIDDEN_IN_PER_CONTAINER | {"google", "errdefs", "protos", "containerd"}) == set()
