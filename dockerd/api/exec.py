@@ -7,6 +7,8 @@ import asyncio
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+import errdefs
+
 from . import _hijack
 
 hijack = _hijack.load()
@@ -59,9 +61,19 @@ async def start(request: hijack.HijackRequest, conn: hijack.HijackedConnection) 
     execs = request.daemon.containers.execs
     body = request.json({}) or {}
     detach = bool(body.get("Detach"))
-    found = await asyncio.to_thread(execs.start, request.params["id"], detach=detach,
-                                    console_size=body.get("ConsoleSize"))
+    found = execs.get(request.params["id"])
     tty = found.tty
+    try:
+        await asyncio.to_thread(execs.start, found.id, detach=detach, console_size=body.get("ConsoleSize"))
+    except errdefs.InvalidArgument as exc:
+        # As moby: the runtime's failure goes on the upgraded stream, the exit code (126/127)
+        # in the exec's record, where the CLI reads it.
+        if found.exit_code is None:
+            raise
+        await conn.upgrade(streams.RAW_STREAM if tty else streams.MULTIPLEXED_STREAM)
+        message = (str(exc) + "\r\n").encode()
+        await conn.write(message if tty else streams.frame(streams.STDOUT, message))
+        return
     await conn.upgrade(streams.RAW_STREAM if tty else streams.MULTIPLEXED_STREAM)
     if detach:
         return

@@ -141,8 +141,8 @@ class ExecService:
             found.pid = containerd.start(container.id, exec_id)
         except errdefs.Error as exc:
             self._close(found)
-            found.exit_code = 126 if "permission denied" in str(exc).lower() else 127 \
-                if ("not found" in str(exc).lower() or "no such file" in str(exc).lower()) else 126
+            text = str(exc).lower()
+            found.exit_code = 127 if ("not found" in text or "no such file" in text) else 126
             found.done.set()
             containerd.delete_process(container.id, exec_id)
             raise errdefs.InvalidArgument(str(exc)) from None
