@@ -174,3 +174,16 @@ def test_auto_remove_after_a_failed_start(pydocker, docker):
 
 def test_run_i_passes_stdin(pydocker, docker):
     assert docker("run", "--rm", "-i", "busybox", "cat", input="piped\n").stdout == "piped\n"
+
+
+def test_binds_volumes_tmpfs_readonly_and_network(pydocker, docker, tmp_path):
+    (tmp_path / "in").write_text("from the host\n")
+    out = docker("run", "--rm", "-v", f"{tmp_path}:/host:ro", "-v", "named:/vol", "-v", "/anon", "--tmpfs", "/scratch",
+                 "--read-only", "busybox", "sh", "-c",
+                 "cat /host/in; touch /host/x 2>/dev/null || echo host-ro; echo kept > /vol/f; touch /anon/a && "
+                 "echo anon-rw; touch /scratch/s && echo tmpfs-rw; touch /root/r 2>/dev/null || echo root-ro; "
+                 "ls /sys/class/net").stdout.split("\n")
+    assert out[:6] == ["from the host", "host-ro", "anon-rw", "tmpfs-rw", "root-ro", "lo"]
+    assert docker("run", "--rm", "-v", "named:/vol", "busybox", "cat", "/vol/f").stdout == "kept\n"
+    assert "named" in docker("volume", "ls", "-q").stdout.split()
+    assert docker("run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net").stdout.split() == ["lo"]
