@@ -14,9 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 import errdefs
 
 from ..daemon import logs as logfile
-from . import _hijack
-
-hijack = _hijack.load()
+from ..server import hijack
 from . import query, streams
 
 router = APIRouter()

@@ -9,9 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 import errdefs
 
-from . import _hijack
-
-hijack = _hijack.load()
+from ..server import hijack
 from . import query, streams
 from .containers import threaded
 

@@ -14,7 +14,6 @@ import socket
 
 import uvicorn
 
-from ..api.app import create_app
 from ..config import Config
 from . import hijack, listeners
 from .protocol import protocol_class
@@ -34,6 +33,10 @@ class EngineServer(uvicorn.Server):
 
 
 def make_server(daemon, *, log_level: str = "info", access_log: bool = False) -> EngineServer:
+    # Imported here: the routers register their hijack handlers from dockerd.server.hijack,
+    # so the app must not be loaded while this package initialises.
+    from ..api.app import create_app
+
     hijacked = hijack.Connections()
     config = uvicorn.Config(
         create_app(daemon),

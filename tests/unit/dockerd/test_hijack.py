@@ -152,12 +152,13 @@ def test_other_paths_and_requests_without_upgrade_go_to_the_app(served, register
     async def never(request, conn):
         raise AssertionError("hijacked a request that is not ours")
 
-    registered("POST", "/containers/{id}/attach", never)
+    # Paths the app does not serve either, so that what reaches it answers 404.
+    registered("POST", "/hijack-test/{id}/stream", never)
     with served.connect() as sock:  # Upgrade: tcp on a path with no hijack route
-        sock.sendall(_upgrade_request("/containers/c/wait"))
+        sock.sendall(_upgrade_request("/hijack-test/c/other"))
         head, _ = _read_head(sock)
         assert head.startswith(b"HTTP/1.1 404")
-    status, _, body = served.request("POST", "/containers/c/attach")  # no Upgrade
+    status, _, body = served.request("POST", "/hijack-test/c/stream")  # no Upgrade
     assert status == 404 and json.loads(body) == {"message": "page not found"}
 
 
