@@ -1,4 +1,5 @@
-"""The demo behind the README's first command: a container's whole life through pyrunc.
+"""The demo behind the README's first command: the whole stack surviving a kill -9 of pydockerd
+(demo_stack.py), then a container's whole life through pyrunc alone.
 
 Every claim it prints is checked against what the system says; the demo exits non-zero
 at the first one that does not hold. It cleans up everything it made.
@@ -15,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import demo_stack  # noqa: E402  (the first act: the whole stack)
 from tests.fixtures.busybox import make_rootfs  # noqa: E402  (the same image the tests use)
 
 PYRUNC = str(REPO / ".venv/bin/pyrunc")
@@ -66,10 +68,13 @@ def main() -> int:
     root = work / "state"
     bundle = work / "bundle"
     try:
+        (work / "stack").mkdir()
+        demo_stack.run(work / "stack")
+        say("Second act: the bottom layer alone, a container's whole life through pyrunc")
         run_demo(root, bundle)
         print("\nThe demo ran to the end: every claim above was checked.")
         return 0
-    except DemoFailed as e:
+    except (DemoFailed, demo_stack.DemoFailed) as e:
         print(f"\ndemo failed: {e}", file=sys.stderr)
         return 1
     finally:

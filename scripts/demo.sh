@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's first command: install, then show the stack at work. For now the stack is
-# its bottom layer, pyrunc: it builds the busybox image's root filesystem from Debian's
-# busybox-static and runs a container through pyrunc's whole lifecycle.
+# The README's first command: install, then show the stack at work: pycontainerd and
+# pydockerd start, busybox (built here, served by a local registry acting as the docker.io
+# mirror) is pulled and run with the real Docker CLI, and a running container survives a
+# kill -9 of pydockerd with all its output. Then pyrunc alone takes a container through its life.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
