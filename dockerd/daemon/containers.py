@@ -103,6 +103,7 @@ class ContainerService:
         self._lock = threading.RLock()
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" → id
+        self._half_made: list[Container] = []  # records of creates a kill -9 interrupted
         self.monitor = Monitor(self)
         from .exec import ExecService
         self.execs = ExecService(self)
@@ -509,15 +510,17 @@ class ContainerService:
                 return
             if pid and container.state.pid and pid != container.state.pid:
                 return  # an earlier task's exit
-            try:
-                deleted = self.containerd.delete_task(container.id)
-            except errdefs.Error as exc:
-                log.warning("deleting the task of %s: %s", container.id, exc)
-                deleted = None
             if exit_status is None:
-                exit_status, exited_at = deleted if deleted else (MISSING_TASK_EXIT, time.time_ns())
-            logfile.wait_logger(container.log_path)
-            self._close_stdin(container)
+                try:
+                    task = self.containerd.get(container.id)
+                except errdefs.Error:
+                    task = None
+                if task is not None and task.status != "stopped":
+                    return  # still running after all
+                exit_status, exited_at = (task.exit_status, task.exited_at_ns) if task else \
+                    (MISSING_TASK_EXIT, time.time_ns())
+            # The exit is on record before the task (which holds the exit code) is deleted:
+            # a kill -9 between the two must not turn it into a vanished task's 255.
             started = container.state.started_at
             container.state = State(status=EXITED, exit_code=exit_status, started_at=started,
                                     finished_at=exited_at or time.time_ns(), oom_killed=container.state.oom_killed)
@@ -526,6 +529,12 @@ class ContainerService:
             if restart:
                 container.state.status = RESTARTING
             container.save()
+            try:
+                self.containerd.delete_task(container.id)
+            except errdefs.Error as exc:
+                log.warning("deleting the task of %s: %s", container.id, exc)
+            logfile.wait_logger(container.log_path)
+            self._close_stdin(container)
             duration = max(0, (container.state.finished_at - started) // 1_000_000_000) if started else 0
             self.publish(container, "die", {"exitCode": str(exit_status), "execDuration": str(duration)})
             container.notify()
@@ -926,6 +935,12 @@ class ContainerService:
                 log.warning("container %s: unreadable record, removing what is left: %s", directory.name, exc)
                 self._remove_half_made(directory.name)
                 continue
+            if not container.spec:
+                # Killed during create: the spec is the last thing create writes, so this
+                # container never was. It is not listed and its name is free; what was made of
+                # it goes once pycontainerd answers (reconcile).
+                self._half_made.append(container)
+                continue
             with self._lock:
                 if container.name in self._names:
                     container.name = f"/{container.short_name}_{container.id[:12]}"
@@ -950,6 +965,14 @@ class ContainerService:
         except errdefs.Error as exc:
             log.warning("listing tasks: %s", exc)
             return
+        while self._half_made:
+            container = self._half_made[-1]
+            try:
+                self._remove_resources(container, volumes=True)
+            except errdefs.Error as exc:
+                log.warning("removing the half-made container %s: %s", container.id, exc)
+                break
+            self._half_made.pop()
         for container in self.all():
             try:
                 self._reconcile_one(container, tasks.get(container.id))
@@ -961,19 +984,40 @@ class ContainerService:
         if status == REMOVING:
             self._remove(container, volumes=False)
             return
+        if status not in (RUNNING, PAUSED) and task is not None:
+            # A kill -9 came between a task's creation or start and the record's update (start,
+            # restart), or between an exit's record and the task's deletion.
+            if task.status == "created":  # never started: not ours to keep
+                try:
+                    self.containerd.kill(container.id, signals.SIGKILL, all=True)
+                except errdefs.Error:
+                    pass
+                self.containerd.delete_task(container.id)
+            elif task.status == "stopped" and task.exited_at_ns <= container.state.finished_at:
+                self.containerd.delete_task(container.id)  # an exit already on record
+            else:
+                # It started: it runs (a container whose task runs is running), or its exit
+                # is not on record yet (handled below as any exit).
+                with container.lock:
+                    if container.restart_timer is not None:
+                        container.restart_timer.cancel()
+                        container.restart_timer = None
+                    container.state = State(status=RUNNING, pid=task.pid, started_at=time.time_ns(),
+                                            finished_at=container.state.finished_at)
+                    container.has_been_started_before = True
+                    container.starts += 1
+                    container.save()
+                    container.notify()
+                status = RUNNING
         if status == RESTARTING:
             with container.lock:
                 if container.restart_timer is None:
                     self._schedule_restart(container, BACKOFF_START)
             return
         if status not in (RUNNING, PAUSED):
-            if task is not None and status == CREATED:
-                # killed between the task and the record's update: the task is not ours to keep
-                try:
-                    self.containerd.kill(container.id, signals.SIGKILL, all=True)
-                except errdefs.Error:
-                    pass
-                self.containerd.delete_task(container.id)
+            if container.host_config.get("AutoRemove") and status != CREATED:
+                # exited, but a kill -9 came before its removal (moby's restore removes it too)
+                self._remove(container, volumes=True)
             return
         if task is None:
             self.handle_exit(container.id, 0, MISSING_TASK_EXIT, time.time_ns())
