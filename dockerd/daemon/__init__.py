@@ -26,7 +26,11 @@ from .volumes import VolumeService
 class Daemon:
     def __init__(self, config: Config):
         self.config = config
-        self.channel = grpc.insecure_channel(f"unix://{config.containerd}")
+        # pycontainerd may restart under us: reconnect within a second of its return, not
+        # after gRPC's default back-off, which grows to two minutes while it is down.
+        self.channel = grpc.insecure_channel(f"unix://{config.containerd}", options=[
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000)])
         self.events = EventBus()
         self.images = ImageService(self)
         self.volumes = VolumeService(self)
