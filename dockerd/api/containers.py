@@ -180,10 +180,13 @@ async def logs(ref: str, request: Request):
                    until_ns=query.timestamp_nano(request.query_params.get("until")) or None,
                    timestamps=query.flag(request, "timestamps"))
     container, _ = service.logs(ref, **options)  # errors (404, 400) before the reply starts
+    follow = options.pop("follow")
 
     def produce(cancelled):
-        return service.logs(container.id, **options, cancelled=cancelled)[1]
-    return await streams.output_stream(threaded(produce), container.tty)
+        # Batches (a chunk of the file each), so that the reply is a few big writes.
+        finished = service.output_finished(container, container.exits) if follow else None
+        return logfile.read_log_batches(container.log_path, **options, follow_until=finished, cancelled=cancelled)
+    return await streams.output_stream(threaded(produce), container.tty, batched=True)
 
 
 @router.get("/containers/{ref}/stats")
@@ -243,24 +246,24 @@ async def attach(request: hijack.HijackRequest, conn: hijack.HijackedConnection)
         start = offset
         if flags["logs"]:
             reader = logfile.Reader(container.log_path)
-            entries = reader.read()
-            start = reader.offset  # the replay's end: following goes on from there
-            reader.close()
-            for entry in entries:
-                if entry.stream in wanted:
-                    yield entry.stream, entry.data
+            try:
+                for batch in reader.batches():
+                    yield [(entry.stream, entry.data) for entry in batch if entry.stream in wanted]
+            finally:
+                start = reader.offset  # the replay's end: following goes on from there
+                reader.close()
         if flags["stream"]:
-            for entry in logfile.follow(container.log_path, start, finished, cancelled=cancelled):
-                if entry.stream in wanted:
-                    yield entry.stream, entry.data
+            for batch in logfile.follow_batches(container.log_path, start, finished, cancelled=cancelled):
+                yield [(entry.stream, entry.data) for entry in batch if entry.stream in wanted]
 
     input_task = None
     if flags["stdin"] and container.config.get("OpenStdin"):
         input_task = asyncio.create_task(_forward_stdin(service, container, conn))
     try:
-        async for stream, data in threaded(produce):
+        async for batch in threaded(produce):
+            data = streams.frames(batch, tty)
             if data:
-                await conn.write(data if tty else streams.frame(stream, data))
+                await conn.write(data)
     except ConnectionError:
         pass
     finally:
@@ -300,12 +303,12 @@ async def attach_without_upgrade(ref: str, request: Request):
 
     def produce(cancelled):
         if query.flag(request, "logs"):
-            yield from logfile.read_logs(container.log_path, stdout=stdout, stderr=stderr, tail=None, since_ns=None,
-                                         until_ns=None, timestamps=False, follow_until=None)
+            yield from logfile.read_log_batches(container.log_path, stdout=stdout, stderr=stderr, tail=None,
+                                                since_ns=None, until_ns=None, timestamps=False, follow_until=None)
         if query.flag(request, "stream"):
             offset = logfile.size(container.log_path)
             finished = service.output_finished(container, container.exits, wait_start=True)
-            for entry in logfile.follow(container.log_path, offset, finished, cancelled=cancelled):
-                if (entry.stream == logfile.STDOUT and stdout) or (entry.stream == logfile.STDERR and stderr):
-                    yield entry.stream, entry.data
-    return await streams.output_stream(threaded(produce), container.tty)
+            wanted = {s for s, on in ((logfile.STDOUT, stdout), (logfile.STDERR, stderr)) if on}
+            for batch in logfile.follow_batches(container.log_path, offset, finished, cancelled=cancelled):
+                yield [(entry.stream, entry.data) for entry in batch if entry.stream in wanted]
+    return await streams.output_stream(threaded(produce), container.tty, batched=True)

@@ -5,7 +5,8 @@ written as soon as it exists: uvicorn sends each yielded chunk at once, and noth
 in between.
 
     json_stream(messages)            pull, push, load, import, build: one JSON object per message
-    output_stream(chunks, tty)       logs: raw bytes (TTY) or 8-byte framed (not TTY)
+    output_stream(chunks, tty)       exec output: raw bytes (TTY) or 8-byte framed (not TTY)
+    output_stream(batches, tty, batched=True)   logs: lists of chunks, each list one write
     frame(stream, data)              one multiplexed frame, for hijacked attach and exec too
 """
 from __future__ import annotations
@@ -27,9 +28,20 @@ RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 
 
+_HEADER = struct.Struct(">BxxxL").pack
+
+
 def frame(stream: int, data: bytes) -> bytes:
     """An 8-byte header (stream, 0, 0, 0, big-endian length) and the payload."""
-    return struct.pack(">BxxxL", stream, len(data)) + data
+    return _HEADER(stream, len(data)) + data
+
+
+def frames(chunks: Iterable[tuple[int, bytes]], tty: bool) -> bytes:
+    """Many chunks as one write: raw for a TTY, each framed otherwise (empty ones dropped)."""
+    if tty:
+        return b"".join(data for _, data in chunks)
+    header = _HEADER
+    return b"".join(header(stream, len(data)) + data for stream, data in chunks if data)
 
 
 def error_message(message: str) -> dict:
@@ -74,14 +86,20 @@ async def json_stream(messages: Iterable[dict] | AsyncIterable[dict], *, status:
     return StreamingResponse(body(), status_code=status, media_type="application/json")
 
 
-async def output_stream(chunks: Iterable[tuple[int, bytes]] | AsyncIterable[tuple[int, bytes]],
-                        tty: bool) -> Response:
+async def output_stream(chunks: Iterable | AsyncIterable, tty: bool, *, batched: bool = False) -> Response:
     """Container output as (stream, data) chunks, written raw for a TTY and framed otherwise
-    (clients choose from the container's Config.Tty, so the caller passes that)."""
+    (clients choose from the container's Config.Tty, so the caller passes that). With
+    batched, each item is a list of chunks, sent as one write."""
     iterator = _aiter(chunks)
 
     async def body() -> AsyncIterator[bytes]:
         try:
+            if batched:
+                async for batch in iterator:
+                    data = frames(batch, tty)
+                    if data:
+                        yield data
+                return
             async for stream, data in iterator:
                 if data:
                     yield data if tty else frame(stream, data)
