@@ -767,6 +767,8 @@ class ContainerService:
             self._cancel_restart(container)
             exits = container.exits
             running = container.state.status in (RUNNING, PAUSED)
+            if running:
+                container.save()  # a kill -9 before the removal must not let its policy restart it
         if running:
             self._signal_quietly(container, signals.SIGKILL, all_processes=True)
             if container.state.status == PAUSED:
