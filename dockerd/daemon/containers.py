@@ -788,7 +788,17 @@ class ContainerService:
                 container.save()
             except OSError:
                 pass
-            self._remove_resources(container, volumes=volumes)
+            try:
+                self._remove_resources(container, volumes=volumes)
+            except BaseException:
+                # Left "removing", it could never be removed again ("already in progress"):
+                # dead, as moby marks a failed removal, it can (once pycontainerd answers).
+                container.state.status = DEAD
+                try:
+                    container.save()
+                except OSError:
+                    pass
+                raise
             container.removed = True
             container.notify()
         self.publish(container, "destroy")
