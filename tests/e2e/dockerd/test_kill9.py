@@ -435,6 +435,7 @@ def test_kill_9_pycontainerd_while_a_chatty_container_runs(pydocker, docker):
     leaver = inspect(pydocker, "leaver")
     log = Path(chatty["LogPath"])
     wait_for(lambda: log.stat().st_size > 0, what="chatty's first line")
+    docker("create", "--name", "early", "busybox", "true")
 
     pydocker.containerd.send_signal(signal.SIGKILL)
     pydocker.containerd.wait(10)
@@ -444,11 +445,13 @@ def test_kill_9_pycontainerd_while_a_chatty_container_runs(pydocker, docker):
     write_into(leaver["State"]["Pid"], "go")
     wait_for(lambda: not alive(leaver["State"]["Pid"]), what="the leaver to exit")
     assert "chatty" in docker("ps", "--format", "{{.Names}}").stdout  # pydockerd still answers
+    assert docker("rm", "early", check=False).returncode != 0  # it cannot remove it now...
     pydocker.start_containerd()
 
     # pydockerd finds its way back: the exit it missed, and later exits through events again
     wait_for(lambda: inspect(pydocker, "leaver")["State"]["Status"] == "exited", what="the leaver's exit")
     assert inspect(pydocker, "leaver")["State"]["ExitCode"] == 7
+    docker("rm", "early")  # ...but once pycontainerd is back (not "already in progress")
     assert docker("logs", "leaver").stdout == "bye\n"
     state = assert_consistent(pydocker)["chatty"]["State"]
     assert state["Running"] and state["Pid"] == chatty["State"]["Pid"]
