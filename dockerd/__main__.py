@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -127,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     level = "debug" if config.debug else config.log_level
     logging.basicConfig(level=_LOG_LEVELS[level].upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Imported once the command line is known good: --help and its errors stay quick.
+    # Imported once the command line is known good: --help and its errors stay quick. The
+    # collector is off until the daemon serves: the imports (fastapi, pydantic, grpc) make
+    # hundreds of thousands of objects that all live, and collecting them only costs time
+    # (a restart's `ps` waits on it). Then they are frozen, out of every later collection.
+    gc.disable()
     from . import server
+    from .api import app  # noqa: F401 - the routes, before the listeners are bound
     from .daemon import Daemon
     from .server import listeners
 
@@ -144,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     daemon = Daemon(config)
     try:
         daemon.start()
+        gc.freeze()
+        gc.enable()
         server.run(config, daemon, sockets, log_level=_LOG_LEVELS[level])
     finally:
         daemon.stop()

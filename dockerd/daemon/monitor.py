@@ -80,11 +80,13 @@ class Monitor:
         # The subscription is live once our own probe comes back through it.
         live = False
         early = []
-        for _ in range(100):
+        for attempt in range(100):
             containerd._call(containerd.events.Publish, events_pb2.PublishRequest(
                 topic=READY_TOPIC, event=typeurl.pack(empty_pb2.Empty())), timeout=5)
             try:
-                item = events.get(timeout=0.1)
+                # A probe published before the subscription is in place is lost: try again
+                # soon (2, 4, 8 ms...), not after a fixed 100 ms (a restart's ps waits on it).
+                item = events.get(timeout=min(0.1, 0.002 * 2 ** attempt))
             except queue.Empty:
                 continue
             if isinstance(item, Exception):
