@@ -295,6 +295,10 @@ def main() -> int:
         log("bench.engine: run as root")
         return 1
     ensure_references()
+    # As scripts/install.sh does: with PYTHONDONTWRITEBYTECODE set, a source edited since the
+    # install would be compiled again at every daemon start (and the restart figure with it).
+    subprocess.run([str(VENV_BIN / "python"), "-m", "compileall", "-q", "-j", "0", "protos", "errdefs", "runc", "shim",
+                    "containerd", "dockerd"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     top = Path(tempfile.mkdtemp(prefix="pydocker-bench-"))
     cgroup_parent = f"/pydocker-bench-{secrets.token_hex(4)}"
     engines: list[Engine] = []
