@@ -221,3 +221,15 @@ def random_name(retry: int = 0) -> str:
     if retry > 0:
         name += str(random.randint(0, 9))
     return name
+
+
+def write_fifo(fd: int | None, data: bytes) -> None:
+    """All of data into a process's stdin FIFO, if it has one; a process that closed its
+    stdin just stops taking input (the attached client is not failed for it)."""
+    if fd is None:
+        return
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass

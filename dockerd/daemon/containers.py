@@ -27,7 +27,7 @@ import errdefs
 from . import logs as logfile
 from . import spec as oci
 from .container import (
-    CREATED, DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container, State, random_name, rfc3339,
+    CREATED, DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container, State, random_name, rfc3339, write_fifo,
 )
 from .containerd import Containerd
 from .monitor import Monitor
@@ -480,14 +480,7 @@ class ContainerService:
             container.stdin_fd = None
 
     def write_stdin(self, container: Container, data: bytes) -> None:
-        fd = container.stdin_fd
-        if fd is None:
-            return
-        try:
-            while data:
-                data = data[os.write(fd, data):]
-        except OSError:
-            pass
+        write_fifo(container.stdin_fd, data)
 
     def close_stdin(self, container: Container) -> None:
         """The attached client's stdin ended: pass the end on (StdinOnce)."""

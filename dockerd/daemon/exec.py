@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import errdefs
 
 from . import spec as oci
-from .container import PAUSED, RUNNING, Container
+from .container import PAUSED, RUNNING, Container, write_fifo
 
 EXEC_FIELDS = ["User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr", "AttachStdout", "Detach",
                "DetachKeys", "Env", "WorkingDir", "Cmd"]
@@ -30,6 +30,8 @@ class Exec:
     exit_code: int | None = None
     pid: int = 0
     stdin_fd: int | None = None
+    readers: dict[int, int] = field(default_factory=dict)  # output FIFO fd -> stream number
+    idle_since: float | None = None  # when, after the exit, its output went quiet
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,7 +123,7 @@ class ExecService:
         directory = self.containers.run_root / container.id
         directory.mkdir(parents=True, exist_ok=True)
         paths = {}
-        found.readers = {}  # type: ignore[attr-defined]
+        found.readers = {}
         if not detach:
             streams = [("stdout", 1)] if found.tty else [("stdout", 1), ("stderr", 2)]
             for name, number in streams:
@@ -160,7 +162,7 @@ class ExecService:
 
     def output(self, found: Exec, cancelled=lambda: False) -> Iterator[tuple[int, bytes]]:
         """The process's output as (stream, data), until every stream has ended."""
-        readers = dict(getattr(found, "readers", {}))
+        readers = dict(found.readers)
         poller = select.poll()
         for fd in readers:
             poller.register(fd, select.POLLIN)
@@ -190,23 +192,16 @@ class ExecService:
             for fd in readers:
                 poller.unregister(fd)
                 os.close(fd)
-            found.readers = {}  # type: ignore[attr-defined]
+            found.readers = {}
 
     @staticmethod
     def _idle_after_exit(found: Exec) -> bool:
-        if not hasattr(found, "_idle_since"):
-            found._idle_since = time.monotonic()  # type: ignore[attr-defined]
-        return time.monotonic() - found._idle_since > 2  # type: ignore[attr-defined]
+        if found.idle_since is None:
+            found.idle_since = time.monotonic()
+        return time.monotonic() - found.idle_since > 2
 
     def write_stdin(self, found: Exec, data: bytes) -> None:
-        fd = found.stdin_fd
-        if fd is None:
-            return
-        try:
-            while data:
-                data = data[os.write(fd, data):]
-        except OSError:
-            pass
+        write_fifo(found.stdin_fd, data)
 
     def close_stdin(self, found: Exec) -> None:
         try:
