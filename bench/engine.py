@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.shim import log  # noqa: E402
+from bench.shim import install_missing, listening, log  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
 from tests.fixtures.images import build_oci_layout, write_docker_archive  # noqa: E402
 
@@ -45,25 +45,6 @@ VENV_BIN = REPO / ".venv" / "bin"
 DOCKER_CLI = "/usr/local/bin/docker"
 APT_PACKAGES = {"dockerd": "docker.io", "containerd": "containerd", "runc": "runc"}
 IMAGE = "busybox:latest"
-
-
-def ensure_references() -> None:
-    missing = sorted({pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None})
-    if missing:
-        log(f"bench: installing {' '.join(missing)} with apt-get")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "-q", *missing], env=env, check=True, stdout=sys.stderr)
-
-
-def _listening(path: Path) -> bool:
-    import socket
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-            return True
-        except OSError:
-            return False
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -105,7 +86,7 @@ class Engine:
 
     def _wait_for(self, path: Path, process: subprocess.Popen, log_name: str) -> None:
         deadline = time.monotonic() + 60
-        while not _listening(path):
+        while not listening(path):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: {log_name} did not start:\n{(self.work / log_name).read_text()[-3000:]}")
             time.sleep(0.01)
@@ -303,7 +284,7 @@ def main() -> int:
     if os.geteuid() != 0:
         log("bench.engine: run as root")
         return 1
-    ensure_references()
+    install_missing(APT_PACKAGES)
     # As scripts/install.sh does: with PYTHONDONTWRITEBYTECODE set, a source edited since the
     # install would be compiled again at every daemon start (and the restart figure with it).
     subprocess.run([str(VENV_BIN / "python"), "-m", "compileall", "-q", "-j", "0", "protos", "errdefs", "runc", "shim",

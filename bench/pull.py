@@ -33,7 +33,7 @@ import grpc
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.shim import Ours, Stack, Theirs, ensure_references, log  # noqa: E402
+from bench.shim import Ours, Stack, Theirs, ensure_references, install_missing, log  # noqa: E402
 from containerd.client import pull as client_pull  # noqa: E402
 from protos import images_pb2, images_pb2_grpc, snapshots_pb2, snapshots_pb2_grpc  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
@@ -45,15 +45,6 @@ REPOSITORY = "bench/big:latest"
 SNAPSHOTTER = "overlayfs"
 EXTRA_PACKAGES = {"docker-registry": "docker-registry", "skopeo": "skopeo", "ctr": "containerd"}
 WAYS = ("containerd + ctr", "pycontainerd + ctr", "pycontainerd + client")
-
-
-def ensure_registry_tools() -> None:
-    missing = sorted({pkg for cmd, pkg in EXTRA_PACKAGES.items() if shutil.which(cmd) is None})
-    if missing:
-        log(f"bench: installing {' '.join(missing)} with apt-get")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, stdout=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "-q", *missing], env=env, check=True, stdout=sys.stderr)
 
 
 def build_image(work: Path, layers: int, layer_mib: int) -> OciImage:
@@ -155,7 +146,7 @@ def main() -> int:
         log("bench.pull: run as root")
         return 1
     ensure_references()
-    ensure_registry_tools()
+    install_missing(EXTRA_PACKAGES)
     top = Path(tempfile.mkdtemp(prefix="pydocker-bench-"))
     try:
         log("bench: building the image")

@@ -48,7 +48,13 @@ def log(message: str) -> None:
 
 
 def ensure_references() -> None:
-    missing = sorted({pkg for cmd, pkg in APT_PACKAGES.items() if shutil.which(cmd) is None})
+    install_missing(APT_PACKAGES)
+
+
+def install_missing(packages_of_commands: dict[str, str]) -> None:
+    """apt-get install the package of each command not on the PATH: a benchmark installs the
+    references it measures."""
+    missing = sorted({pkg for cmd, pkg in packages_of_commands.items() if shutil.which(cmd) is None})
     if missing:
         log(f"bench: installing {' '.join(missing)} with apt-get")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -88,7 +94,7 @@ class Stack:
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         log_file.close()
         deadline = time.monotonic() + 30
-        while not _listening(self.address):
+        while not listening(self.address):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start: {(self.work / 'daemon.log').read_text()[-2000:]}")
             time.sleep(0.01)
@@ -208,7 +214,7 @@ class Theirs(Stack):
         return pids
 
 
-def _listening(path: Path) -> bool:
+def listening(path: Path) -> bool:
     with socket.socket(socket.AF_UNIX) as probe:
         try:
             probe.connect(str(path))
