@@ -1,10 +1,78 @@
+"""pydocker: parse the global options, look up the command, run it, and turn what went wrong
+into docker's words and exit codes. This is the one place that sets exit codes (pip's
+base_command): commands return a status or raise."""
+from __future__ import annotations
+
 import sys
 
+USAGE = """
+Usage:  pydocker [OPTIONS] COMMAND
 
-def main() -> int:
-    # Built by issue 6; the entry point exists now so the install layout is final.
-    print("pydocker: not implemented yet", file=sys.stderr)
-    return 2
+A self-sufficient runtime for containers, rebuilt in Python
+
+Options:
+  -H, --host string   Daemon socket to connect to
+
+Commands:
+{commands}
+Run 'pydocker COMMAND --help' for more information on a command.
+"""
+
+
+class CommandError(Exception):
+    """A failure already worded for the user: printed as is, with its exit status."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+def _split_globals(argv: list[str]) -> tuple[str | None, list[str]]:
+    host = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-H", "--host"):
+            if i + 1 >= len(argv):
+                raise CommandError(f"flag needs an argument: {arg}\nSee 'pydocker --help'.", 125)
+            host = argv[i + 1]
+            i += 2
+        elif arg.startswith("--host="):
+            host = arg.split("=", 1)[1]
+            i += 1
+        elif arg.startswith("-H") and len(arg) > 2:
+            host = arg[2:]
+            i += 1
+        else:
+            break
+    return host, argv[i:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from client import api, commands
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        host, rest = _split_globals(argv)
+        if not rest or rest[0] in ("-h", "--help", "help"):
+            sys.stdout.write(USAGE.format(commands=commands.summary()))
+            return 0
+        module, args = commands.load(rest)
+        return module.run(api.Client(host), args) or 0
+    except api.APIError as error:
+        print(f"Error response from daemon: {error.message}", file=sys.stderr)
+        return 1
+    except api.CannotConnect as error:
+        print(error, file=sys.stderr)
+        return 1
+    except CommandError as error:
+        if str(error):
+            print(error, file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
 
 
 if __name__ == "__main__":

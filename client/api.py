@@ -1,0 +1,202 @@
+"""The Engine API over HTTP/1.1: a unix socket (or TCP), one request per connection.
+
+A tiny HTTP client on a bare socket rather than http.client: http.client imports the email
+package, which costs more than `pydocker ps` itself. Errors are translated here, once:
+
+    APIError          the daemon answered with a status >= 400 ({"message": ...})
+    CannotConnect     nothing listens at the address
+"""
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import quote, urlencode
+
+API_VERSION = "1.50"
+DEFAULT_HOST = "unix:///run/pydocker.sock"
+
+
+class APIError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class CannotConnect(Exception):
+    def __init__(self, host: str):
+        super().__init__(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+
+
+class Response:
+    def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
+        self.sock, self.status, self.headers = sock, status, headers
+        self._buffer = rest
+        self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        length = headers.get("content-length")
+        self._remaining = int(length) if length is not None and not self._chunked else None
+        self._chunk_left = 0
+        self._done = False
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self._buffer += data
+        return True
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buffer:
+            if not self._fill():
+                raise ConnectionError("connection closed in a chunk header")
+        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        return line
+
+    def read_some(self) -> bytes:
+        """The next bytes of the body as they arrive; b"" at its end."""
+        if self._done:
+            return b""
+        if self._chunked:
+            if self._chunk_left == 0:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    self._done = True
+                    return b""
+                self._chunk_left = size
+            if not self._buffer and not self._fill():
+                raise ConnectionError("connection closed in a chunk")
+            data, self._buffer = self._buffer[:self._chunk_left], self._buffer[self._chunk_left:]
+            self._chunk_left -= len(data)
+            if self._chunk_left == 0:
+                while len(self._buffer) < 2 and self._fill():
+                    pass
+                self._buffer = self._buffer[2:]
+            return data
+        if self._remaining is not None:
+            if self._remaining == 0:
+                self._done = True
+                return b""
+            if not self._buffer and not self._fill():
+                raise ConnectionError("connection closed early")
+            data, self._buffer = self._buffer[:self._remaining], self._buffer[self._remaining:]
+            self._remaining -= len(data)
+            return data
+        if not self._buffer and not self._fill():
+            self._done = True
+            return b""
+        data, self._buffer = self._buffer, b""
+        return data
+
+    def read(self) -> bytes:
+        parts = []
+        while data := self.read_some():
+            parts.append(data)
+        return b"".join(parts)
+
+    def json(self):
+        import json
+
+        return json.loads(self.read() or b"null")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Client:
+    def __init__(self, host: str | None = None):
+        self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+    def _connect(self) -> socket.socket:
+        try:
+            if self.host.startswith("unix://"):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(self.host[len("unix://"):])
+            elif self.host.startswith(("tcp://", "http://")):
+                address = self.host.split("://", 1)[1].rstrip("/")
+                name, _, port = address.rpartition(":")
+                sock = socket.create_connection((name.strip("[]"), int(port)))
+            else:
+                raise CannotConnect(self.host)
+        except OSError:
+            raise CannotConnect(self.host) from None
+        return sock
+
+    def request(self, method: str, path: str, params: dict | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None, versioned: bool = True) -> Response:
+        """Send one request; raise APIError for a status >= 400 (with the daemon's message)."""
+        target = (f"/v{API_VERSION}" if versioned else "") + path
+        if params:
+            query = {k: v for k, v in params.items() if v is not None}
+            if query:
+                target += "?" + urlencode(query)
+        lines = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: pydocker", "Connection: close"]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        elif method in ("POST", "PUT"):
+            lines.append("Content-Length: 0")
+        sock = self._connect()
+        try:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b""))
+            buffer = b""
+            while b"\r\n\r\n" not in buffer:
+                data = sock.recv(65536)
+                if not data:
+                    raise CannotConnect(self.host)
+                buffer += data
+        except OSError:
+            sock.close()
+            raise CannotConnect(self.host) from None
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        response_headers = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            response_headers[name.strip().lower()] = value.strip()
+        response = Response(sock, status, response_headers, rest)
+        if status >= 400:
+            raw = response.read()
+            response.close()
+            message = raw.decode(errors="replace").strip()
+            try:
+                import json
+
+                message = json.loads(raw)["message"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            raise APIError(status, message)
+        return response
+
+    def get_json(self, path: str, params: dict | None = None):
+        response = self.request("GET", path, params)
+        try:
+            return response.json()
+        finally:
+            response.close()
+
+    def post(self, path: str, params: dict | None = None, body=None) -> Response:
+        data = None
+        headers = {}
+        if body is not None:
+            import json
+
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        response = self.request("POST", path, params, data, headers)
+        response.read()
+        response.close()
+        return response
+
+    def delete(self, path: str, params: dict | None = None):
+        response = self.request("DELETE", path, params)
+        try:
+            return response.json()
+        finally:
+            response.close()
+
+
+def q(name: str) -> str:
+    """A path segment (container or image reference)."""
+    return quote(name, safe="/:@")

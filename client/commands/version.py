@@ -1,0 +1,81 @@
+"""docker version: the client's section, then the server's from GET /version."""
+from __future__ import annotations
+
+import platform
+import sys
+
+from client.commands import parser as make_parser, write
+from client import api
+
+
+def parser(name):
+    p = make_parser(name, "docker version [OPTIONS]", "Show the Docker version information")
+    p.add_argument("-f", "--format", default="")
+    return p
+
+
+def _go_time(text: str) -> str:
+    """The server's BuildTime (RFC 3339) as the CLI prints it: Mon Jan  2 15:04:05 2006."""
+    import datetime
+
+    try:
+        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return when.strftime("%a %b ") + f"{when.day:>2}" + when.strftime(" %H:%M:%S %Y")
+
+
+def client_section() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("pydocker")
+    except PackageNotFoundError:
+        ours = "dev"
+    return (f"Client:\n"
+            f" Version:           {ours}\n"
+            f" API version:       {api.API_VERSION}\n"
+            f" Python version:    {platform.python_version()}\n"
+            f" OS/Arch:           {sys.platform}/{_arch()}\n"
+            f" Context:           default\n")
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def server_section(v: dict) -> str:
+    lines = [f"Server: {(v.get('Platform') or {}).get('Name', '')}".rstrip()]
+    for component in v.get("Components") or []:
+        lines.append(f" {component['Name']}:")
+        details = component.get("Details") or {}
+        if component["Name"] == "Engine":
+            lines.append(f"  Version:          {component.get('Version', '')}")
+            lines.append(f"  API version:      {v.get('ApiVersion', '')} (minimum version {v.get('MinAPIVersion', '')})")
+            lines.append(f"  Go version:       {v.get('GoVersion', '')}")
+            lines.append(f"  Git commit:       {v.get('GitCommit', '')}")
+            lines.append(f"  Built:            {_go_time(v.get('BuildTime', ''))}")
+            lines.append(f"  OS/Arch:          {v.get('Os', '')}/{v.get('Arch', '')}")
+            lines.append(f"  Experimental:     {str(bool(v.get('Experimental'))).lower()}")
+        else:
+            lines.append(f"  Version:          {component.get('Version', '')}")
+        for key, value in details.items():
+            if component["Name"] == "Engine" and key in ("ApiVersion", "MinAPIVersion", "GoVersion", "GitCommit",
+                                                         "BuildTime", "Os", "Arch", "KernelVersion",
+                                                         "Experimental"):
+                continue
+            lines.append(f"  {key + ':':<18}{value}")
+    return "\n".join(lines) + "\n"
+
+
+def run(client, args) -> int:
+    from client.__main__ import CommandError
+
+    write(client_section())
+    try:
+        server = client.get_json("/version")
+    except api.CannotConnect as error:
+        raise CommandError(str(error), 1) from None
+    write("\n" + server_section(server))
+    return 0

@@ -1,0 +1,220 @@
+"""pydocker against the real Docker CLI, on the same pydockerd: the same command through both,
+stdout compared (only times that move between the two calls are normalised), stderr wording
+for errors, and exit codes."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.fixtures.bundle import VENV_BIN
+
+pytestmark = pytest.mark.root
+
+PYDOCKER = str(VENV_BIN / "pydocker")
+_AGO = re.compile(r"(Less than a second|About a minute|About an hour|\d+ \w+) ago")
+_UP = re.compile(r"Up (Less than a second|About a minute|\d+ \w+)")
+
+
+@pytest.fixture
+def stack(pydocker, busybox_image):
+    pydocker.docker("pull", "-q", "busybox")
+    return pydocker
+
+
+def both(stack, *args, input=None):
+    """(docker's CompletedProcess, pydocker's) for the same arguments."""
+    docker = stack.docker(*args, check=False, input=input)
+    ours = subprocess.run([PYDOCKER, *args], input=input, capture_output=True, text=True,
+                          env=stack.environment, timeout=120)
+    return docker, ours
+
+
+def normalise(text: str) -> str:
+    """Times that move between the two calls, and so the width of their column: the cells of
+    each line are compared (alignment is compared exactly where no time is shown)."""
+    text = _UP.sub("Up X", _AGO.sub("X ago", text))
+    return "\n".join("|".join(re.split(r" {2,}", line)) for line in text.split("\n"))
+
+
+def rows_in_any_order(text: str) -> str:
+    """docker's CLI walks a Go map for an image's repositories: their order varies run to run."""
+    return "\n".join(sorted(normalise(text).splitlines()))
+
+
+def same(stack, *args, input=None, times=False, fix=None):
+    docker, ours = both(stack, *args, input=input)
+    fix = fix or (normalise if times else (lambda t: t))
+    assert (ours.returncode, fix(ours.stdout), ours.stderr) == (docker.returncode, fix(docker.stdout), docker.stderr)
+    return ours
+
+
+def start_sleeper(stack, name):
+    return stack.docker("run", "-d", "--name", name, "busybox", "sh", "-c",
+                        "echo out; echo err >&2; while true; do sleep 1; done").stdout.strip()
+
+
+# ps
+
+def test_ps_default_table_and_flags(stack):
+    start_sleeper(stack, "web")
+    stack.docker("run", "--name", "done", "busybox", "sh", "-c", "exit 3", check=False)
+    stack.docker("create", "--name", "fresh", "-l", "tier=front", "busybox", "echo",
+                 "a long command line that gets cut")
+    for args in (["ps"], ["ps", "-a"], ["ps", "-q"], ["ps", "-aq"], ["ps", "-a", "--no-trunc"], ["ps", "-n", "2"],
+                 ["ps", "-l"], ["ps", "-a", "--filter", "status=exited"], ["ps", "-a", "-f", "name=fre"],
+                 ["ps", "-a", "--filter", "label=tier=front"]):
+        same(stack, *args, times=True)
+
+
+def test_ps_format(stack):
+    start_sleeper(stack, "web")
+    for fmt in ("{{.ID}} {{.Names}} {{.Image}}", "{{.Command}}|{{.Status}}|{{.Ports}}|{{.State}}",
+                "table {{.Names}}\t{{.Image}}", "table {{.ID}}: {{.Names}}\t{{.Status}}", "{{.CreatedAt}}",
+                "{{.Label \"x\"}}-{{.Names}}", "table"):
+        same(stack, "ps", "-a", "--format", fmt, times=True)
+
+
+def test_ps_size(stack):
+    start_sleeper(stack, "web")
+    same(stack, "ps", "-s", times=True)
+
+
+def test_ps_bad_filter_is_a_daemon_error(stack):
+    same(stack, "ps", "--filter", "nosuch=1")
+
+
+# version
+
+def test_version_server_section(stack):
+    docker, ours = both(stack, "version")
+    assert ours.returncode == docker.returncode == 0
+    assert ours.stdout.split("\n\nServer:", 1)[1] == docker.stdout.split("\n\nServer:", 1)[1]
+    assert ours.stdout.startswith("Client:\n Version:")
+
+
+def test_cannot_connect(stack, tmp_path):
+    missing = f"unix://{tmp_path}/none.sock"
+    docker = subprocess.run(["/usr/local/bin/docker", "-H", missing, "ps"], capture_output=True, text=True,
+                            env=stack.environment)
+    ours = subprocess.run([PYDOCKER, "-H", missing, "ps"], capture_output=True, text=True, env=stack.environment)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (docker.returncode, docker.stdout, docker.stderr)
+    env = stack.environment | {"DOCKER_HOST": missing}
+    ours = subprocess.run([PYDOCKER, "ps"], capture_output=True, text=True, env=env)
+    assert (ours.returncode, ours.stderr) == (docker.returncode, docker.stderr)
+
+
+# images, tag, rmi, pull
+
+def test_images(stack):
+    stack.docker("tag", "busybox", "example.com/team/tool:v1")
+    for args in (["images"], ["images", "-a"], ["images", "-q"], ["images", "--digests"], ["images", "--no-trunc"],
+                 ["images", "busybox"], ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"],
+                 ["images", "--format", "table {{.Repository}}\t{{.Size}}"]):
+        same(stack, *args, fix=rows_in_any_order)
+
+
+def test_tag_and_rmi(stack):
+    docker, ours = both(stack, "tag", "busybox", "mine:one")
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, "", "") == (docker.returncode, docker.stdout,
+                                                                           docker.stderr)
+    ours = subprocess.run([PYDOCKER, "tag", "busybox", "mine:two"], capture_output=True, text=True,
+                          env=stack.environment)
+    assert ours.returncode == 0
+    assert "mine:two" in stack.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    docker = stack.docker("rmi", "mine:one", check=False)
+    ours = subprocess.run([PYDOCKER, "rmi", "mine:two"], capture_output=True, text=True, env=stack.environment)
+    assert (ours.returncode, ours.stdout.replace("two", "one")) == (docker.returncode, docker.stdout)
+    same(stack, "rmi", "nosuch:image")
+    same(stack, "tag", "nosuch:image", "other:x")
+
+
+def test_pull_plain_progress(stack):
+    docker, ours = both(stack, "pull", "busybox")
+    assert (ours.returncode, ours.stdout, ours.stderr) == (docker.returncode, docker.stdout, docker.stderr)
+    same(stack, "pull", "nosuchrepo/nosuchimage:1")
+
+
+# inspect
+
+def test_inspect(stack):
+    start_sleeper(stack, "web")
+    same(stack, "inspect", "web")
+    same(stack, "inspect", "busybox")
+    same(stack, "inspect", "--type", "image", "busybox")
+    same(stack, "inspect", "--format", "{{.State.Status}} {{.Name}} {{.Config.Image}} {{json .Config.Cmd}}", "web")
+    same(stack, "inspect", "nosuch")
+    same(stack, "inspect", "web", "nosuch")
+    same(stack, "inspect", "--type", "container", "nosuch")
+
+
+# logs
+
+def test_logs_demultiplexed(stack):
+    stack.docker("run", "--name", "talk", "busybox", "sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; done")
+    for args in (["logs", "talk"], ["logs", "--tail", "2", "talk"], ["logs", "--since", "10m", "talk"],
+                 ["logs", "--until", "1s", "talk"], ["logs", "-t", "talk"], ["logs", "-f", "talk"]):
+        same(stack, *args)
+    same(stack, "logs", "nosuch")
+
+
+def test_logs_of_a_tty_container_are_raw(stack):
+    stack.docker("run", "-t", "--name", "tty", "busybox", "sh", "-c", "echo hello; echo oops >&2")
+    same(stack, "logs", "tty")
+
+
+# lifecycle
+
+def test_stop_start_restart_kill_pause(stack):
+    start_sleeper(stack, "aa")
+    start_sleeper(stack, "bb")
+    for command in (["pause", "aa"], ["unpause", "aa"], ["stop", "-t", "1", "aa"], ["start", "aa"],
+                    ["restart", "-t", "1", "aa"], ["kill", "aa"], ["kill", "-s", "KILL", "bb"]):
+        docker = stack.docker(*command, check=False)
+        assert (docker.returncode, docker.stdout) == (0, command[-1] + "\n")
+        back = {"pause": "unpause", "unpause": "pause", "stop": "start", "start": "stop", "restart": "restart",
+                "kill": "start"}[command[0]]
+        stack.docker(back, command[-1])
+        ours = subprocess.run([PYDOCKER, *command], capture_output=True, text=True, env=stack.environment)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (0, command[-1] + "\n", "")
+    for command in (["stop", "nosuch"], ["kill", "nosuch"], ["start", "nosuch"], ["start", "aa", "nosuch"],
+                    ["pause", "nosuch"], ["unpause", "nosuch"], ["restart", "nosuch"]):
+        same(stack, *command)
+
+
+def test_errors_on_stopped_containers(stack):
+    stack.docker("create", "--name", "idle", "busybox", "true")
+    for command in (["kill", "idle"], ["pause", "idle"], ["unpause", "idle"], ["stop", "idle"]):
+        same(stack, *command)
+
+
+def test_rm_rename_wait(stack):
+    stack.docker("run", "--name", "exit7", "busybox", "sh", "-c", "exit 7", check=False)
+    same(stack, "wait", "exit7")
+    same(stack, "wait", "nosuch")
+    docker = stack.docker("rename", "exit7", "seven", check=False)
+    ours = subprocess.run([PYDOCKER, "rename", "seven", "exit7"], capture_output=True, text=True,
+                          env=stack.environment)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (docker.returncode, docker.stdout, docker.stderr) == \
+        (0, "", "")
+    assert stack.docker("ps", "-a", "--format", "{{.Names}}").stdout == "exit7\n"
+    stack.docker("rename", "exit7", "seven")
+    same(stack, "rename", "nosuch", "x")
+    start_sleeper(stack, "busy")
+    same(stack, "rename", "busy", "seven")
+    same(stack, "rm", "busy")
+    same(stack, "rm", "nosuch")
+    same(stack, "rm", "-f", "nosuch")
+    ours = subprocess.run([PYDOCKER, "rm", "-f", "-v", "busy", "seven"], capture_output=True, text=True,
+                          env=stack.environment)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, "busy\nseven\n", "")
+    assert stack.docker("ps", "-aq").stdout == ""
+
+
+def test_usage_errors(stack):
+    for args in (["stop"], ["rename", "x"], ["ps", "--bogus"], ["logs"], ["inspect"]):
+        docker, ours = both(stack, *args)
+        assert (ours.returncode, ours.stdout) == (docker.returncode, docker.stdout)
+        assert ours.stderr.replace("pydocker", "docker") == docker.stderr

@@ -1,0 +1,74 @@
+"""The transport: a real unix socket served by a thread, no daemon: request line, chunked
+replies, the daemon's error message and connection failures."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from client import api
+
+
+def serve_once(path, reply: bytes, seen: list):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def handle():
+        connection, _ = server.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(4096)
+        seen.append(data)
+        connection.sendall(reply)
+        connection.close()
+        server.close()
+
+    thread = threading.Thread(target=handle, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_get_json_with_version_prefix_and_chunked_body(tmp_path):
+    seen = []
+    body = b'[{"Id":"x"}]'
+    chunked = b"5\r\n" + body[:5] + b"\r\n" + f"{len(body) - 5:x}".encode() + b"\r\n" + body[5:] + b"\r\n0\r\n\r\n"
+    thread = serve_once(tmp_path / "s", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked, seen)
+    client = api.Client(f"unix://{tmp_path}/s")
+    assert client.get_json("/containers/json", {"all": "1", "limit": None}) == [{"Id": "x"}]
+    thread.join(5)
+    assert seen[0].startswith(b"GET /v1.50/containers/json?all=1 HTTP/1.1\r\n")
+
+
+def test_daemon_error_carries_its_message(tmp_path):
+    seen = []
+    thread = serve_once(tmp_path / "s", b'HTTP/1.1 404 Not Found\r\nContent-Length: 39\r\n\r\n'
+                        b'{"message":"No such container: nosuch"}', seen)
+    with pytest.raises(api.APIError) as error:
+        api.Client(f"unix://{tmp_path}/s").get_json("/containers/nosuch/json")
+    thread.join(5)
+    assert (error.value.status, error.value.message) == (404, "No such container: nosuch")
+
+
+def test_cannot_connect_names_the_host(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    with pytest.raises(api.CannotConnect) as error:
+        api.Client().get_json("/version")
+    assert str(error.value) == (f"Cannot connect to the Docker daemon at unix://{tmp_path}/none.sock. "
+                                "Is the docker daemon running?")
+    monkeypatch.delenv("DOCKER_HOST")
+    assert api.Client().host == "unix:///run/pydocker.sock"
+    with pytest.raises(api.CannotConnect):
+        api.Client("tcp://127.0.0.1:1").get_json("/version")
+
+
+def test_ps_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from client.commands import load; load(['ps']); import client.api, client.formatting; "
+            "print(' '.join(sorted(sys.modules)))")
+    modules = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout.split())
+    assert not modules & {"httpx", "rich", "http.client", "email", "asyncio", "ssl", "pydantic"}
