@@ -1,7 +1,6 @@
 """pydocker: parse the global options, look up the command, run it, and turn what went wrong
 into docker's words and exit codes. This is the one place that sets exit codes (pip's
 base_command): commands return a status or raise."""
-from __future__ import annotations
 
 import sys
 

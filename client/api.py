@@ -6,11 +6,10 @@ package, which costs more than `pydocker ps` itself. Errors are translated here,
     APIError          the daemon answered with a status >= 400 ({"message": ...})
     CannotConnect     nothing listens at the address
 """
-from __future__ import annotations
 
 import os
-import socket
-from urllib.parse import quote, urlencode
+
+import _socket  # socket.py builds its enums at import: slower than `pydocker ps` may be
 
 API_VERSION = "1.50"
 DEFAULT_HOST = "unix:///run/pydocker.sock"
@@ -29,7 +28,7 @@ class CannotConnect(Exception):
 
 
 class Response:
-    def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes):
+    def __init__(self, sock, status: int, headers: dict[str, str], rest: bytes):
         self.sock, self.status, self.headers = sock, status, headers
         self._buffer = rest
         self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
@@ -106,15 +105,21 @@ class Client:
     def __init__(self, host: str | None = None):
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
-    def _connect(self) -> socket.socket:
+    def _connect(self):
         try:
             if self.host.startswith("unix://"):
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.connect(self.host[len("unix://"):])
+                sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                try:
+                    sock.connect(self.host[len("unix://"):])
+                except OSError:
+                    sock.close()
+                    raise
             elif self.host.startswith(("tcp://", "http://")):
+                import socket
+
                 address = self.host.split("://", 1)[1].rstrip("/")
                 name, _, port = address.rpartition(":")
-                sock = socket.create_connection((name.strip("[]"), int(port)))
+                sock = socket.create_connection((name.strip("[]"), int(port or 2375)))
             else:
                 raise CannotConnect(self.host)
         except OSError:
@@ -128,7 +133,7 @@ class Client:
         if params:
             query = {k: v for k, v in params.items() if v is not None}
             if query:
-                target += "?" + urlencode(query)
+                target += "?" + "&".join(f"{quote(str(k), '')}={quote(str(v), '')}" for k, v in query.items())
         lines = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: pydocker", "Connection: close"]
         for name, value in (headers or {}).items():
             lines.append(f"{name}: {value}")
@@ -195,6 +200,15 @@ class Client:
             return response.json()
         finally:
             response.close()
+
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "") -> str:
+    """urllib.parse.quote without importing urllib (it costs a few ms of `pydocker ps`)."""
+    allowed = _UNRESERVED | frozenset(safe.encode())
+    return "".join(chr(b) if b in allowed else f"%{b:02X}" for b in text.encode())
 
 
 def q(name: str) -> str:

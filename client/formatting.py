@@ -7,7 +7,6 @@ Template subset: literal text; actions `{{.Field}}`, `{{.Field.Sub}}`, `{{.}}`, 
 a header row (each field's header name, from the object's HEADERS) and aligns the columns as
 Go's tabwriter.NewWriter(out, 10, 1, 3, ' ', 0) does, which is what docker uses.
 """
-from __future__ import annotations
 
 import re
 import time

@@ -1,7 +1,4 @@
 """name -> (module, summary); only the command being run is imported (pip's registry)."""
-from __future__ import annotations
-
-import argparse
 import importlib
 import sys
 
@@ -36,29 +33,155 @@ def summary() -> str:
     return "".join(f"  {name:<10}  {text}\n" for name, text in COMMANDS.items())
 
 
-class Parser(argparse.ArgumentParser):
-    """docker's words for bad usage, exit 125 for an unknown flag and 1 for wrong arguments."""
+class Namespace:
+    def __init__(self, **values):
+        self.__dict__.update(values)
 
-    def error(self, message: str):
+
+class _Option:
+    def __init__(self, names, dest, action, type, default, nargs):
+        self.names, self.dest, self.action, self.type, self.default, self.nargs = \
+            names, dest, action, type, default, nargs
+
+    @property
+    def label(self) -> str:
+        short = [n for n in self.names if not n.startswith("--")]
+        long = [n for n in self.names if n.startswith("--")]
+        return ", ".join(short + long[:1])
+
+
+class Parser:
+    """pflag's command-line rules in the argparse calls the commands use (argparse itself
+    imports shutil, gettext and locale: too slow for `pydocker ps`). Flags and arguments may
+    interleave; `-aq` combines booleans; `-n5`, `-n 5`, `--last=5`, `--last 5`; `--` ends flags.
+    Bad usage is worded as docker words it: exit 125 for a bad flag, 1 for missing arguments."""
+
+    def __init__(self, name: str, usage: str, description: str, required: str):
+        self.name, self.usage, self.description, self.required = name, usage, description, required
+        self.flags: dict[str, _Option] = {}
+        self.options: list[_Option] = []
+        self.positionals: list[_Option] = []
+
+    def add_argument(self, *names, action=None, type=None, default=None, nargs=None):
+        if names[0].startswith("-"):
+            long = next((n for n in names if n.startswith("--")), names[0])
+            option = _Option(names, long.lstrip("-").replace("-", "_"), action, type,
+                             [] if action == "append" else (False if action == "store_true" else default), nargs)
+            self.options.append(option)
+            for n in names:
+                self.flags[n] = option
+        else:
+            self.positionals.append(_Option(names, names[0], action, type, default, nargs))
+
+    def _fail(self, message: str, status: int = 125):
         from client.__main__ import CommandError
 
-        name = self.prog
-        usage = f"Usage:  {self.usage_text}"
-        if "unrecognized arguments" in message:
-            flag = message.split(": ", 1)[1].split()[0]
-            raise CommandError(f"unknown flag: {flag}\n\n{usage}\n\nRun '{name} --help' for more information", 125)
-        if "required" in message or "expected" in message:
-            verb = "See" if self.required_text.startswith("at least") else "Run"
-            raise CommandError(f"pydocker: '{name}' requires {self.required_text}\n\n{usage}\n\n"
-                               f"{verb} '{name} --help' for more information", 1)
-        raise CommandError(f"{message}\n\n{usage}\n\nRun '{name} --help' for more information", 125)
+        raise CommandError(f"{message}\n\nUsage:  {self.usage}\n\n"
+                           f"Run '{self.name} --help' for more information", status)
+
+    def _set(self, values: dict, option: _Option, flag: str, value: str | None):
+        if option.action == "store_true":
+            if value is not None and value not in ("true", "false", "1", "0"):
+                self._fail(f'invalid argument "{value}" for "{option.label}" flag: strconv.ParseBool: '
+                           f'parsing "{value}": invalid syntax')
+            values[option.dest] = value in (None, "true", "1")
+            return
+        if option.type is int:
+            try:
+                value = int(value)
+            except ValueError:
+                self._fail(f'invalid argument "{value}" for "{option.label}" flag: strconv.ParseInt: '
+                           f'parsing "{value}": invalid syntax')
+        if option.action == "append":
+            values[option.dest] = values[option.dest] + [value]
+        else:
+            values[option.dest] = value
+
+    def parse_args(self, argv: list[str]) -> Namespace:
+        values = {o.dest: o.default for o in self.options}
+        arguments: list[str] = []
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            i += 1
+            if arg == "--":
+                arguments.extend(argv[i:])
+                break
+            if arg in ("-h", "--help"):
+                self.print_help()
+                from client.__main__ import CommandError
+
+                raise CommandError("", 0)
+            if arg.startswith("--"):
+                flag, eq, value = arg.partition("=")
+                option = self.flags.get(flag)
+                if option is None:
+                    self._fail(f"unknown flag: {flag}")
+                if not eq and option.action != "store_true":
+                    if i >= len(argv):
+                        self._fail(f"flag needs an argument: {flag}")
+                    value, i = argv[i], i + 1
+                self._set(values, option, flag, value if eq or option.action != "store_true" else None)
+            elif arg.startswith("-") and arg != "-":
+                letters = arg[1:]
+                while letters:
+                    letter, letters = letters[0], letters[1:]
+                    option = self.flags.get("-" + letter)
+                    if option is None:
+                        self._fail(f"unknown shorthand flag: '{letter}' in {arg}")
+                    if option.action == "store_true":
+                        if letters.startswith("="):
+                            self._set(values, option, letter, letters[1:])
+                            letters = ""
+                        else:
+                            self._set(values, option, letter, None)
+                        continue
+                    value = letters.removeprefix("=")
+                    letters = ""
+                    if not value:
+                        if i >= len(argv):
+                            self._fail(f"flag needs an argument: '{letter}' in {arg}")
+                        value, i = argv[i], i + 1
+                    self._set(values, option, letter, value)
+            else:
+                arguments.append(arg)
+        self._positionals(values, arguments)
+        return Namespace(**values)
+
+    def _positionals(self, values: dict, arguments: list[str]) -> None:
+        from client.__main__ import CommandError
+
+        least = sum(1 for p in self.positionals if p.nargs in (None, "+"))
+        most = None if any(p.nargs == "+" for p in self.positionals) else len(self.positionals)
+        if most == 0 and arguments:
+            raise CommandError(f"pydocker: '{self.name}' accepts no arguments\n\nUsage:  {self.usage}\n\n"
+                               f"Run '{self.name} --help' for more information", 1)
+        if len(arguments) < least or (most is not None and len(arguments) > most):
+            verb = "See" if self.required.startswith("at least") else "Run"
+            raise CommandError(f"pydocker: '{self.name}' requires {self.required}\n\nUsage:  {self.usage}\n\n"
+                               f"{verb} '{self.name} --help' for more information", 1)
+        rest = list(arguments)
+        for p in self.positionals:
+            if p.nargs == "+":
+                values[p.dest], rest = rest, []
+            elif p.nargs == "?":
+                values[p.dest] = rest.pop(0) if rest else p.default
+            else:
+                values[p.dest] = rest.pop(0)
+
+    def print_help(self) -> None:
+        lines = [f"\nUsage:  {self.usage}\n", f"{self.description}\n"]
+        if self.options:
+            lines.append("Options:")
+            for o in self.options:
+                short = next((n for n in o.names if len(n) == 2), None)
+                long = next((n for n in o.names if n.startswith("--")), "")
+                lines.append(f"  {short + ', ' if short else '    '}{long}")
+        print("\n".join(lines))
 
 
 def parser(name: str, usage: str, description: str, required: str = "at least 1 argument") -> Parser:
-    p = Parser(prog=f"pydocker {name}", usage=usage, description=description, add_help=True)
-    p.usage_text = usage.replace("docker ", "pydocker ", 1)
-    p.required_text = required
-    return p
+    return Parser(f"pydocker {name}", usage.replace("docker ", "pydocker ", 1), description, required)
 
 
 def load(argv: list[str]):

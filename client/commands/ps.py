@@ -1,5 +1,4 @@
 """docker ps: GET /containers/json, formatted as docker's container formatter does."""
-from __future__ import annotations
 
 from client.commands import parser as make_parser, write
 from client import formatting as fmt
