@@ -71,4 +71,19 @@ def test_ps_imports_nothing_heavy():
             "print(' '.join(sorted(sys.modules)))")
     modules = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout.split())
-    assert not modules & {"httpx", "rich", "http.client", "email", "asyncio", "ssl", "pydantic"}
+    assert not modules & {"httpx", "rich", "http.client", "email", "asyncio", "ssl", "pydantic", "argparse",
+                          "json", "re", "socket", "urllib.parse", "enum"}
+
+
+@pytest.mark.parametrize("text", ['[{"Id":"x","N":[1,2.5,true,null],"S":"\\u00e9"}]', ' {"a": {}} ', '[]', '"s"', '12'])
+def test_loads_matches_json(text):
+    import json
+
+    assert api.loads(text) == json.loads(text)
+    assert api.loads(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a":1} x', "nope"])
+def test_loads_rejects_what_json_rejects(text):
+    with pytest.raises(ValueError):
+        api.loads(text)

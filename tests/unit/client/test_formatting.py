@@ -36,7 +36,11 @@ class Row:
     ("{{join .Args \",\"}}", {"Args": ["x", "y"]}, "x,y"),
     ("{{index .Labels \"a\"}}", {"Labels": {"a": "1"}}, "1"),
     ("{{upper .Name}}", {"Name": "web"}, "WEB"),
-    ("x{{- .Name}}", {"Name": "y"}, "xy"),
+    ("x  {{- .Name}}", {"Name": "y"}, "xy"),
+    ("{{.Name -}}  z", {"Name": "y"}, "yz"),
+    ('{{.A}}"{{.B}}"', {"A": "a", "B": "b"}, 'a"b"'),
+    ('{{index .L "k k"}}', {"L": {"k k": "v"}}, "v"),
+    ('{{join .A "\\n"}}', {"A": ["1", "2"]}, "1\n2"),
 ])
 def test_template_on_json(source, data, expected):
     assert fmt.Template(source).render(data) == expected
