@@ -85,11 +85,19 @@ def go_string(value) -> str:
 
 
 def to_json(value) -> str:
+    """docker's `json` template function: an encoder with HTML escaping off; but a formatter
+    context (ps and images rows) marshals itself with json.Marshal, which escapes < > &."""
     import json
 
-    if hasattr(value, "as_json"):
+    marshalled = hasattr(value, "as_json")
+    if marshalled:
         value = value.as_json()
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if marshalled:
+        for ch, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                           ("\u2029", "\\u2029")):
+            text = text.replace(ch, escape)
+    return text
 
 
 def _evaluate(tokens: list[tuple[str, str]], data):

@@ -59,7 +59,7 @@ class Image:
         return fmt.human_size(self._i.get("Size") or 0, 3)
 
     def VirtualSize(self):
-        return self.Size()
+        return fmt.human_size(self._i.get("Size") or 0)
 
     def Containers(self):
         count = self._i.get("Containers", -1)

@@ -127,8 +127,11 @@ class Container:
 
     def as_json(self):
         names = ["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks",
-                 "Ports", "RunningFor", "Size", "State", "Status"]
+                 "Platform", "Ports", "RunningFor", "Size", "State", "Status"]
         return {n: getattr(self, n)() for n in names}
+
+    def Platform(self):
+        return None
 
 
 def display_ports(ports: list[dict]) -> str:
@@ -161,7 +164,9 @@ def run(client, args) -> int:
     elif args.format == "json":
         format = "{{json .}}"
     limit = 1 if args.latest else args.last
-    size = args.size or ".Size" in format
+    # as docker: a template that uses .Size (json . uses every field) asks the daemon for sizes
+    # (but not the `json` keyword, which docker does not parse as a template for this)
+    size = args.size or ".Size" in format or "json ." in args.format
     params = {"all": "1" if args.all or limit > 0 else None, "limit": str(limit) if limit > 0 else None,
               "size": "1" if size else None, "filters": filters_param(args.filter)}
     containers = client.get_json("/containers/json", params)

@@ -25,6 +25,24 @@ def _go_time(text: str) -> str:
     return when.strftime("%a %b ") + f"{when.day:>2}" + when.strftime(" %H:%M:%S %Y")
 
 
+def client_data() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("pydocker")
+    except PackageNotFoundError:
+        ours = "dev"
+    return {"Platform": {"Name": "pydocker"}, "Version": ours, "APIVersion": api.API_VERSION,
+            "ApiVersion": api.API_VERSION, "DefaultAPIVersion": api.API_VERSION,
+            "GoVersion": "python" + platform.python_version(), "Os": sys.platform, "Arch": _arch(),
+            "Context": "default", "GitCommit": "", "BuildTime": ""}
+
+
+def server_data(v: dict) -> dict:
+    """/version as docker's types.Version: its Go field APIVersion is the JSON's ApiVersion."""
+    return dict(v, APIVersion=v.get("ApiVersion"))
+
+
 def client_section() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -72,6 +90,13 @@ def server_section(v: dict) -> str:
 def run(client, args) -> int:
     from client.__main__ import CommandError
 
+    if args.format:
+        from client import formatting as fmt
+
+        template = fmt.Template(fmt.prepare(args.format)[1])
+        server = client.get_json("/version")
+        write(template.render({"Client": client_data(), "Server": server_data(server)}) + "\n")
+        return 0
     write(client_section())
     try:
         server = client.get_json("/version")

@@ -47,6 +47,8 @@ def rows_in_any_order(text: str) -> str:
 def same(stack, *args, input=None, times=False, fix=None):
     docker, ours = both(stack, *args, input=input)
     fix = fix or (normalise if times else (lambda t: t))
+    if fix(ours.stdout) != fix(docker.stdout):
+        print(f"\nDIFF ours:   {fix(ours.stdout)!r}\nDIFF docker: {fix(docker.stdout)!r}")
     assert (ours.returncode, fix(ours.stdout), ours.stderr) == (docker.returncode, fix(docker.stdout), docker.stderr)
     return ours
 
@@ -75,6 +77,27 @@ def test_ps_format(stack):
                 "table {{.Names}}\t{{.Image}}", "table {{.ID}}: {{.Names}}\t{{.Status}}", "{{.CreatedAt}}",
                 "{{.Label \"x\"}}-{{.Names}}", "table"):
         same(stack, "ps", "-a", "--format", fmt, times=True)
+
+
+def test_json_formats(stack):
+    start_sleeper(stack, "web")
+    same(stack, "ps", "--format", "{{json .}}", fix=lambda t: _AGO.sub("X ago", _UP.sub("Up X", t)))
+    same(stack, "ps", "--format", "json", fix=lambda t: _AGO.sub("X ago", _UP.sub("Up X", t)))
+    same(stack, "images", "--format", "{{json .}}", fix=rows_in_any_order)
+    same(stack, "inspect", "--format", "{{json .State.Running}} {{json .Config.Labels}} {{.HostConfig.AutoRemove}}",
+         "web")
+
+
+def test_version_format(stack):
+    same(stack, "version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}")
+
+
+def test_logs_follow_until_the_container_exits(stack):
+    stack.docker("run", "-d", "--name", "slow", "busybox", "sh", "-c", "echo one; sleep 2; echo two >&2")
+    ours = subprocess.run([PYDOCKER, "logs", "-f", "slow"], capture_output=True, text=True, env=stack.environment,
+                          timeout=30)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, "one\n", "two\n")
+    same(stack, "logs", "-f", "slow")
 
 
 def test_ps_size(stack):

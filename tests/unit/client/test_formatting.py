@@ -30,6 +30,7 @@ class Row:
     ("{{.State.Running}}", {"State": {"Running": False}}, "false"),
     ("{{json .Config.Cmd}}", {"Config": {"Cmd": ["sh", "-c", "x"]}}, '["sh","-c","x"]'),
     ("{{json .}}", {"a": 1}, '{"a":1}'),
+    ("{{json .}}", {"a": "<none> & …"}, '{"a":"<none> & …"}'),
     ("{{.Missing}}", {"a": 1}, "<no value>"),
     ("{{.Config.Env}}", {"Config": {"Env": ["A=1", "B=2"]}}, "[A=1 B=2]"),
     ("{{.Labels}}", {"Labels": {"b": "2", "a": "1"}}, "map[a:1 b:2]"),
@@ -50,6 +51,7 @@ def test_template_on_objects_calls_methods_and_json_uses_as_json():
     assert fmt.Template('{{.ID}} {{.Names}} {{.Label "tier"}}').render(Row("web", {"tier": "x"})) == \
         "0123456789ab web x"
     assert fmt.Template("{{json .}}").render(Row("web")) == '{"ID":"0123456789ab","Names":"web"}'
+    assert fmt.Template("{{json .}}").render(Row("<a&b>")) == '{"ID":"0123456789ab","Names":"\\u003ca\\u0026b\\u003e"}'
     with pytest.raises(fmt.TemplateError):
         fmt.Template("{{.Nope}}").render(Row("web"))
     with pytest.raises(fmt.TemplateError):
