@@ -83,7 +83,7 @@ def print_stream(response, out, quiet: bool = False) -> None:
 
 def run(client, args) -> int:
     full, tag, shown, defaulted = normalise(args.image)
-    if defaulted and not args.all_tags:
+    if defaulted and not args.all_tags and not args.quiet:
         print("Using default tag: latest", flush=True)
     params = {"fromImage": full, "tag": None if args.all_tags else tag, "platform": args.platform}
     response = client.request("POST", "/images/create", params, body=b"",

@@ -100,6 +100,33 @@ def test_logs_follow_until_the_container_exits(stack):
     same(stack, "logs", "-f", "slow")
 
 
+def test_ps_image_column_by_id_digest_and_name(stack):
+    image_id = stack.docker("inspect", "--format", "{{.Id}}", "busybox").stdout.strip()
+    digest = stack.docker("inspect", "--format", "{{index .RepoDigests 0}}", "busybox").stdout.strip()
+    stack.docker("create", "--name", "byid", image_id[7:19], "true")
+    stack.docker("create", "--name", "byfullid", image_id, "true")
+    if digest:
+        stack.docker("create", "--name", "bydigest", digest, "true")
+    stack.docker("create", "--name", "byqualified", "docker.io/library/busybox:latest", "true")
+    same(stack, "ps", "-a", "--format", "{{.Names}} {{.Image}}")
+    same(stack, "ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.Image}}")
+
+
+def test_ps_ports(stack):
+    stack.docker("create", "--name", "pub", "-p", "8080:80", "-p", "127.0.0.1:9000-9001:9000-9001/udp",
+                 "--expose", "7000", "busybox", "true")
+    stack.docker("run", "-d", "--name", "pubrun", "-p", "8081:80", "busybox", "sleep", "60")
+    same(stack, "ps", "-a", "--format", "{{.Names}}: {{.Ports}}")
+
+
+def test_pull_variants(stack):
+    for args in (["pull", "busybox:latest"], ["pull", "-q", "busybox"], ["pull", "docker.io/library/busybox"]):
+        same(stack, *args)
+    digest = stack.docker("inspect", "--format", "{{index .RepoDigests 0}}", "busybox").stdout.strip()
+    stack.docker("pull", digest)  # the daemon's first pull by digest says "Downloaded newer image"; later ones do not
+    same(stack, "pull", digest)
+
+
 def test_ps_size(stack):
     start_sleeper(stack, "web")
     same(stack, "ps", "-s", times=True)
