@@ -369,3 +369,14 @@ def go_time(timestamp: float) -> str:
     """time.Unix(t, 0).String(): '2006-01-02 15:04:05 -0700 MST' in local time."""
     local = time.localtime(timestamp)
     return time.strftime("%Y-%m-%d %H:%M:%S %z ", local) + (local.tm_zone or "")
+
+
+def familiar_name(name: str) -> str:
+    """reference.FamiliarName: docker.io/library/x is x, docker.io/u/x is u/x."""
+    for prefix in ("docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            if name.startswith("library/") and name.count("/") == 1:
+                name = name[len("library/"):]
+            break
+    return name

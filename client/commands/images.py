@@ -23,16 +23,6 @@ def parser(name):
     return p
 
 
-def familiar(name: str) -> str:
-    for prefix in ("docker.io/library/", "docker.io/"):
-        if name.startswith(prefix):
-            rest = name[len(prefix):]
-            if prefix == "docker.io/" and "/" not in rest:
-                return name  # docker.io/x is not familiar-shortened by the library prefix
-            return rest
-    return name
-
-
 class Image:
     def __init__(self, image: dict, repo: str, tag: str, digest: str, trunc: bool, now: float):
         self._i, self._repo, self._tag, self._digest, self._trunc, self._now = image, repo, tag, digest, trunc, now
@@ -88,12 +78,12 @@ def rows(image: dict, digests: bool, trunc: bool, now: float) -> list[Image]:
         name, sep, tag = ref.rpartition(":")
         if not sep or "/" in tag or ref.startswith("<none>"):
             continue
-        by_repo.setdefault(familiar(name), []).append(tag)
+        by_repo.setdefault(fmt.familiar_name(name), []).append(tag)
     digests_by_repo: dict[str, list[str]] = {}
     for ref in repo_digests:
         name, sep, digest = ref.partition("@")
         if sep and not ref.startswith("<none>"):
-            digests_by_repo.setdefault(familiar(name), []).append(digest)
+            digests_by_repo.setdefault(fmt.familiar_name(name), []).append(digest)
     out = []
     for repo, repo_tags in by_repo.items():
         repo_digest_list = digests_by_repo.pop(repo, []) if digests else (digests_by_repo.pop(repo, None) and [])

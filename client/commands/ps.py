@@ -68,11 +68,7 @@ class Container:
                 return fmt.truncate_id(image)
             if "@" in image:  # drop the digest
                 image = image.split("@", 1)[0]
-            for prefix in ("docker.io/library/", "docker.io/"):
-                if image.startswith(prefix) and "/" not in image[len(prefix):].split(":")[0] or \
-                        image.startswith(prefix) and prefix == "docker.io/":
-                    image = image[len(prefix):]
-                    break
+            image = fmt.familiar_name(image)
         return image
 
     def Command(self):
@@ -134,21 +130,46 @@ class Container:
         return None
 
 
+def _join_host_port(ip: str, port) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def display_ports(ports: list[dict]) -> str:
-    """api/types DisplayablePorts, without grouping ranges."""
-    seen, out = set(), []
-    for p in sorted(ports, key=lambda p: (p.get("Type", ""), p.get("PrivatePort", 0), p.get("PublicPort", 0),
-                                           p.get("IP", ""))):
-        if p.get("PublicPort"):
-            ip = p.get("IP") or ""
-            host = f"[{ip}]" if ":" in ip else ip
-            text = f"{host}:{p['PublicPort']}->{p['PrivatePort']}/{p.get('Type', 'tcp')}"
+    """docker's DisplayablePorts: sorted by private port, IP, public port, type; runs of
+    consecutive ports with the same key (type, or IP and type when published on the same
+    number) grouped as first-last; other host mappings listed after the groups."""
+    ports = sorted(ports, key=lambda p: (p.get("PrivatePort", 0), p.get("IP") or "", p.get("PublicPort") or 0,
+                                         p.get("Type") or ""))
+    groups: dict[str, list[int]] = {}
+    order: list[str] = []
+    result: list[str] = []
+    mappings: list[str] = []
+
+    def form(key: str, first: int, last: int) -> str:
+        ip, _, kind = key.rpartition("/")
+        group = str(first) if first == last else f"{first}-{last}"
+        if ip:
+            group = f"{_join_host_port(ip, group)}->{group}"
+        return f"{group}/{kind}"
+
+    for p in ports:
+        current, key = p.get("PrivatePort", 0), p.get("Type") or ""
+        if p.get("IP"):
+            if (p.get("PublicPort") or 0) != current:
+                mappings.append(f"{_join_host_port(p['IP'], p.get('PublicPort') or 0)}->{current}/{p.get('Type')}")
+                continue
+            key = f"{p['IP']}/{key}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [current, current]
+            order.append(key)
+        elif current == group[1] + 1:
+            group[1] = current
         else:
-            text = f"{p['PrivatePort']}/{p.get('Type', 'tcp')}"
-        if text not in seen:
-            seen.add(text)
-            out.append(text)
-    return ", ".join(out)
+            result.append(form(key, *group))
+            groups[key] = [current, current]
+    result.extend(form(key, *groups[key]) for key in order)
+    return ", ".join(result + mappings)
 
 
 def run(client, args) -> int:

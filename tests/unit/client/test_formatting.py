@@ -122,3 +122,10 @@ def test_go_quote_and_time():
     assert fmt.go_quote("…") == '"…"'
     text = fmt.go_time(0)
     assert len(text.split(" ")) == 4 and text.split(" ")[0].startswith(("1970", "1969"))
+
+
+def test_familiar_name():
+    assert fmt.familiar_name("docker.io/library/busybox") == "busybox"
+    assert fmt.familiar_name("docker.io/user/tool") == "user/tool"
+    assert fmt.familiar_name("docker.io/library/a/b") == "library/a/b"
+    assert fmt.familiar_name("example.com/team/tool") == "example.com/team/tool"
