@@ -154,6 +154,18 @@ def test_cannot_connect(stack, tmp_path):
     env = stack.environment | {"DOCKER_HOST": missing}
     ours = subprocess.run([PYDOCKER, "ps"], capture_output=True, text=True, env=env)
     assert (ours.returncode, ours.stderr) == (docker.returncode, docker.stderr)
+    docker = subprocess.run(["/usr/local/bin/docker", "version"], capture_output=True, text=True, env=env)
+    ours = subprocess.run([PYDOCKER, "version"], capture_output=True, text=True, env=env)
+    assert (ours.returncode, ours.stderr) == (docker.returncode, docker.stderr)
+    assert ours.stdout.startswith("Client:\n") and "Server" not in ours.stdout
+
+
+def test_output_into_a_closed_pipe_is_quiet(stack):
+    for n in range(3):
+        start_sleeper(stack, f"web{n}")
+    ours = subprocess.run(f"{PYDOCKER} ps | head -c 1", shell=True, capture_output=True, text=True,
+                          env=stack.environment)
+    assert (ours.stdout, ours.stderr) == ("C", "")
 
 
 # images, tag, rmi, pull

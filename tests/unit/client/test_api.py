@@ -87,3 +87,33 @@ def test_loads_matches_json(text):
 def test_loads_rejects_what_json_rejects(text):
     with pytest.raises(ValueError):
         api.loads(text)
+
+
+def test_tcp_host(tmp_path):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    seen = []
+
+    def handle():
+        connection, _ = server.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(4096)
+        seen.append(data)
+        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{"Version":"x"}')
+        connection.close()
+        server.close()
+
+    thread = threading.Thread(target=handle, daemon=True)
+    thread.start()
+    assert api.Client(f"tcp://127.0.0.1:{port}").get_json("/version") == {"Version": "x"}
+    thread.join(5)
+    assert seen[0].startswith(b"GET /v1.50/version HTTP/1.1\r\n")
+
+
+def test_query_and_path_quoting():
+    assert api.quote('{"status":{"exited":true}}') == "%7B%22status%22%3A%7B%22exited%22%3Atrue%7D%7D"
+    assert api.q("localhost:5000/x/y:1") == "localhost:5000/x/y:1"
+    assert api.q("a b#c") == "a%20b%23c"
