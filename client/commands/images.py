@@ -101,7 +101,6 @@ def rows(image: dict, digests: bool, trunc: bool, now: float) -> list[Image]:
 
 
 def run(client, args) -> int:
-    import json
     import time
 
     from client.commands.ps import filters_param
@@ -119,8 +118,9 @@ def run(client, args) -> int:
         format = DIGESTS if args.digests else DEFAULT
     elif format == "json":
         format = "{{json .}}"
+    digests = args.digests or ".Digest" in format  # docker's needDigest
     out = []
     for image in images:
-        out.extend(rows(image, args.digests, not args.no_trunc, now))
+        out.extend(rows(image, digests, not args.no_trunc, now))
     write(fmt.render(format, out, HEADERS))
     return 0

@@ -2,8 +2,6 @@
 the server's JSON re-indented in a list, or --format per object."""
 from __future__ import annotations
 
-import sys
-
 from client.commands import parser as make_parser, write
 from client import api
 

@@ -21,8 +21,10 @@ def parser(name):
 
 
 def run(client, args) -> int:
+    # -t 0 is sent as t=0; no -t sends nothing (the container's StopTimeout or 10 s)
     params = {"t": getattr(args, "timeout", None), "signal": getattr(args, "signal", None)}
-    if args.timeout if hasattr(args, "timeout") else False:
-        params["t"] = str(args.timeout)
-    return for_each(args.containers,
-                    lambda name: client.post(f"/containers/{api.q(name)}/{args.command}", params) and None)
+
+    def act(name: str) -> None:
+        client.post(f"/containers/{api.q(name)}/{args.command}", params)
+
+    return for_each(args.containers, act)

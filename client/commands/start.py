@@ -12,6 +12,8 @@ def parser(name):
 
 
 def run(client, args) -> int:
+    import sys
+
     from client.__main__ import CommandError
 
     failed = []
@@ -19,7 +21,7 @@ def run(client, args) -> int:
         try:
             client.post(f"/containers/{api.q(name)}/start")
         except api.APIError as error:
-            print(f"Error response from daemon: {error.message}", file=__import__("sys").stderr)
+            print(f"Error response from daemon: {error.message}", file=sys.stderr)
             failed.append(name)
             continue
         print(name, flush=True)

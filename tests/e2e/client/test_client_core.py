@@ -174,7 +174,9 @@ def test_images(stack):
     stack.docker("tag", "busybox", "example.com/team/tool:v1")
     for args in (["images"], ["images", "-a"], ["images", "-q"], ["images", "--digests"], ["images", "--no-trunc"],
                  ["images", "busybox"], ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}"],
-                 ["images", "--format", "table {{.Repository}}\t{{.Size}}"]):
+                 ["images", "--format", "table {{.Repository}}\t{{.Size}}"],
+                 ["images", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"], ["images", "-q", "--no-trunc"],
+                 ["images", "nosuch"], ["images", "--filter", "reference=busy*"]):
         same(stack, *args, fix=rows_in_any_order)
 
 
@@ -241,7 +243,12 @@ def test_stop_start_restart_kill_pause(stack):
         stack.docker(back, command[-1])
         ours = subprocess.run([PYDOCKER, *command], capture_output=True, text=True, env=stack.environment)
         assert (ours.returncode, ours.stdout, ours.stderr) == (0, command[-1] + "\n", "")
-    for command in (["stop", "nosuch"], ["kill", "nosuch"], ["start", "nosuch"], ["start", "aa", "nosuch"],
+    docker = stack.docker("stop", "-t", "0", "aa", "bb", check=False)
+    ours = subprocess.run([PYDOCKER, "stop", "-t", "0", "aa", "bb"], capture_output=True, text=True,
+                          env=stack.environment)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (docker.returncode, docker.stdout, docker.stderr) == \
+        (0, "aa\nbb\n", "")
+    for command in (["stop", "nosuch"], ["stop", "aa", "nosuch", "other"], ["kill", "nosuch"], ["start", "nosuch"], ["start", "aa", "nosuch"],
                     ["pause", "nosuch"], ["unpause", "nosuch"], ["restart", "nosuch"]):
         same(stack, *command)
 
