@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
+from tests.fixtures.polling import wait_until
+
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def docker(pydocker, busybox_image):
-    pydocker.docker("pull", "-q", "busybox")
-    return pydocker.docker
-
-
-def wait_for(check, timeout=15.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def inspect(pydocker, ref) -> dict:
-    return json.loads(pydocker.docker("inspect", ref).stdout)[0]
 
 
 def test_run_rm_echo_prints_hi_and_leaves_nothing(pydocker, docker):
@@ -64,9 +45,9 @@ def test_run_d_ps_logs_stop_rm(pydocker, docker):
     assert table[0].split()[:2] == ["CONTAINER", "ID"]
     row = next(line for line in table[1:] if line.startswith(cid[:12]))
     assert row.rstrip().endswith("web") and "Up " in row
-    wait_for(lambda: docker("logs", "web").stdout == "started\n", what="the log")
+    wait_until(lambda: docker("logs", "web").stdout == "started\n", what="the log")
     docker("stop", "web")
-    state = inspect(pydocker, "web")["State"]
+    state = pydocker.inspect("web")["State"]
     assert (state["Status"], state["Running"], state["ExitCode"]) == ("exited", False, 3)
     assert docker("logs", "web").stdout == "started\nbye\n"
     assert "Exited (3)" in docker("ps", "-a").stdout
@@ -90,7 +71,7 @@ def test_wait_prints_the_exit_code(pydocker, docker):
 
 def test_inspect_fields_and_types(pydocker, docker):
     docker("create", "--name", "insp", "-e", "FOO=bar", "-w", "/tmp", "-l", "k=v", "busybox", "sleep", "1")
-    info = inspect(pydocker, "insp")
+    info = pydocker.inspect("insp")
     assert re.fullmatch(r"[0-9a-f]{64}", info["Id"])
     assert info["Name"] == "/insp"
     assert info["Image"].startswith("sha256:")
@@ -104,7 +85,7 @@ def test_inspect_fields_and_types(pydocker, docker):
     assert info["HostConfig"]["AutoRemove"] is False
     assert (info["Path"], info["Args"]) == ("sleep", ["1"])
     docker("start", "insp")
-    info = inspect(pydocker, "insp")
+    info = pydocker.inspect("insp")
     assert info["State"]["Running"] is True and info["State"]["Pid"] > 0
     assert docker("wait", "insp").stdout.strip() == "0"
 
@@ -135,7 +116,7 @@ def test_kill_and_rm_errors(pydocker, docker):
     status, _, body = pydocker.raw("DELETE", "/v1.50/containers/busy")
     assert status == 409 and "container is running" in json.loads(body)["message"]
     docker("kill", "-s", "hup", "busy")  # pid 1 without a handler: ignored, as in Docker
-    assert inspect(pydocker, "busy")["State"]["Running"] is True
+    assert pydocker.inspect("busy")["State"]["Running"] is True
     docker("kill", "busy")
     assert docker("wait", "busy").stdout.strip() == "137"
     docker("rm", "busy", "idle")

@@ -8,29 +8,14 @@ import time
 import pexpect
 import pytest
 
+from tests.fixtures.polling import wait_until
 from tests.fixtures.pydockerd import DOCKER
 
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture
-def docker(pydocker, busybox_image):
-    pydocker.docker("pull", "-q", "busybox")
-    return pydocker.docker
-
-
-def wait_for(check, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def state(pydocker, ref) -> dict:
-    return json.loads(pydocker.docker("inspect", ref).stdout)[0]["State"]
+    return pydocker.inspect(ref)["State"]
 
 
 def test_kill_9_pydockerd_with_20_containers_loses_nothing(pydocker, docker):
@@ -48,7 +33,7 @@ def test_kill_9_pydockerd_with_20_containers_loses_nothing(pydocker, docker):
     pid = record["State"]["Pid"]
     with open(f"/proc/{pid}/root/go", "w"):
         pass
-    wait_for(lambda: not _alive(pid), what="the leaver to exit")
+    wait_until(lambda: not _alive(pid), what="the leaver to exit")
     pydocker.start()
     running = docker("ps", "--format", "{{.Names}}").stdout.split()
     assert sorted(running) == sorted(f"live{n}" for n in range(20))
@@ -80,7 +65,7 @@ def test_exec_runs_in_the_container_and_reports_its_exit_code(pydocker, docker):
     assert docker("exec", "-i", "ex", "cat", input="through stdin\n").stdout == "through stdin\n"
     assert docker("exec", "ex", "nonexistent-binary", check=False).returncode == 127
     docker("exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/d")
-    wait_for(lambda: docker("exec", "ex", "cat", "/tmp/d", check=False).stdout == "detached\n", what="exec -d")
+    wait_until(lambda: docker("exec", "ex", "cat", "/tmp/d", check=False).stdout == "detached\n", what="exec -d")
     client = pydocker.docker_py()
     container = client.containers.get("ex")
     assert container.exec_run("echo hi").output == b"hi\n"
@@ -113,11 +98,11 @@ def test_exec_it_and_run_it_under_a_terminal(pydocker, docker):
 
 def test_restart_policies(pydocker, docker):
     docker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1")
-    wait_for(lambda: state(pydocker, "flaky")["Status"] == "exited" and
+    wait_until(lambda: state(pydocker, "flaky")["Status"] == "exited" and
              json.loads(docker("inspect", "flaky").stdout)[0]["RestartCount"] == 2, what="two restarts")
     assert docker("logs", "flaky").stdout == "run\nrun\nrun\n"
     docker("run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
-    wait_for(lambda: json.loads(docker("inspect", "always").stdout)[0]["RestartCount"] >= 1, what="a restart")
+    wait_until(lambda: json.loads(docker("inspect", "always").stdout)[0]["RestartCount"] >= 1, what="a restart")
     docker("stop", "-t", "1", "always")
     assert state(pydocker, "always")["Status"] == "exited"
     count = json.loads(docker("inspect", "always").stdout)[0]["RestartCount"]

@@ -10,7 +10,6 @@ The races are real: the client runs in the background and pydockerd is killed af
 spread over how long the operation takes, a few times each."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ import pytest
 
 from protos import containers_pb2, containers_pb2_grpc, snapshots_pb2, snapshots_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 from tests.fixtures.images import LAYERED_PROBE, LAYERED_VIEW
+from tests.fixtures.polling import wait_until
 from tests.fixtures.pydockerd import DOCKER
 
 pytestmark = pytest.mark.root
@@ -30,26 +30,6 @@ pytestmark = pytest.mark.root
 NAMESPACE = (("containerd-namespace", "moby"),)
 ITERATIONS = 8
 _ID = re.compile(r"^[0-9a-f]{64}$")
-
-
-@pytest.fixture
-def docker(pydocker, busybox_image):
-    pydocker.docker("pull", "-q", "busybox")
-    return pydocker.docker
-
-
-def wait_for(check, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def inspect(pydocker, ref) -> dict:
-    return json.loads(pydocker.docker("inspect", ref).stdout)[0]
 
 
 def alive(pid: int) -> bool:
@@ -144,7 +124,7 @@ def assert_consistent(pydocker) -> dict[str, dict]:
         inspected = {}
         tasks = below.tasks()
         for container_id in listed:
-            data = inspect(pydocker, container_id)
+            data = pydocker.inspect(container_id)
             state = data["State"]
             name = data["Name"].lstrip("/")
             inspected[name] = data
@@ -187,7 +167,7 @@ def test_kill_9_during_create(pydocker, docker):
         if name in inspected:  # whole: it starts
             assert inspected[name]["State"]["Status"] == "created"
             docker("start", name)
-            assert inspect(pydocker, name)["State"]["Running"]
+            assert pydocker.inspect(name)["State"]["Running"]
         else:  # or not at all: the name is free
             docker("create", "--name", name, "busybox", "sleep", "600")
             docker("start", name)
@@ -208,7 +188,7 @@ def test_kill_9_during_start(pydocker, docker, first):
         docker("create", "--name", name, "busybox", *command)
         if first == "exited":
             docker("start", "-a", name)
-            assert inspect(pydocker, name)["State"]["Status"] == "exited"
+            assert pydocker.inspect(name)["State"]["Status"] == "exited"
 
     make("probe")
     duration = timed(lambda: docker("start", "probe"))
@@ -223,7 +203,7 @@ def test_kill_9_during_start(pydocker, docker, first):
         if not state["Running"]:
             assert state["Status"] == first
             docker("start", name)
-        assert inspect(pydocker, name)["State"]["Running"]
+        assert pydocker.inspect(name)["State"]["Running"]
         assert_consistent(pydocker)
         docker("rm", "-f", name)
         assert_consistent(pydocker)
@@ -253,7 +233,7 @@ def test_kill_9_during_attach(pydocker, docker, how):
         docker("run", "-d", "--name", "talker", "busybox", "sh", "-c", printer(200))
         client = background(pydocker, "attach", "talker")
     assert first_line(client).startswith("line ")
-    pid = inspect(pydocker, "talker")["State"]["Pid"]
+    pid = pydocker.inspect("talker")["State"]["Pid"]
     pydocker.kill9()
     client.communicate(timeout=30)
     assert client.returncode != 0, "the client did not notice pydockerd's death"
@@ -263,14 +243,14 @@ def test_kill_9_during_attach(pydocker, docker, how):
     assert state["Running"] and state["Pid"] == pid
     # attach again: what comes from now on reaches it, and the exit code too
     client = background(pydocker, "attach", "talker")
-    wait_for(lambda: "line 199\n" in docker("logs", "talker").stdout, what="all 200 lines")
-    wait_for(lambda: _attached(pydocker), what="the new attach")
+    wait_until(lambda: "line 199\n" in docker("logs", "talker").stdout, what="all 200 lines")
+    wait_until(lambda: _attached(pydocker), what="the new attach")
     write_into(pid, "go")
     out, _ = client.communicate(timeout=30)
     assert client.returncode == 3
     assert out.decode().splitlines()[-1] == "end"
     assert docker("logs", "talker").stdout.splitlines() == printed(200)
-    assert inspect(pydocker, "talker")["State"]["ExitCode"] == 3
+    assert pydocker.inspect("talker")["State"]["ExitCode"] == 3
     assert_all_removable(pydocker)
 
 
@@ -282,7 +262,7 @@ def _attached(pydocker) -> bool:
 
 def test_kill_9_during_logs_follow(pydocker, docker):
     docker("run", "-d", "--name", "talker", "busybox", "sh", "-c", printer(200))
-    pid = inspect(pydocker, "talker")["State"]["Pid"]
+    pid = pydocker.inspect("talker")["State"]["Pid"]
     client = background(pydocker, "logs", "-f", "talker")
     assert first_line(client) == "line 0\n"
     pydocker.kill9()
@@ -291,26 +271,26 @@ def test_kill_9_during_logs_follow(pydocker, docker):
     pydocker.start()
     assert assert_consistent(pydocker)["talker"]["State"]["Pid"] == pid
     client = background(pydocker, "logs", "-f", "talker")
-    wait_for(lambda: "line 199\n" in docker("logs", "talker").stdout, what="all 200 lines")
+    wait_until(lambda: "line 199\n" in docker("logs", "talker").stdout, what="all 200 lines")
     write_into(pid, "go")
     out, _ = client.communicate(timeout=30)
     assert client.returncode == 0
     assert out.decode().splitlines() == printed(200)
     assert docker("logs", "talker").stdout.splitlines() == printed(200)
-    assert inspect(pydocker, "talker")["State"]["ExitCode"] == 3
+    assert pydocker.inspect("talker")["State"]["ExitCode"] == 3
     assert_all_removable(pydocker)
 
 
 @pytest.mark.parametrize("flags", [[], ["-i"], ["-t"]])
 def test_kill_9_during_exec(pydocker, docker, flags):
     docker("run", "-d", "--name", "host", "busybox", "sleep", "600")
-    pid = inspect(pydocker, "host")["State"]["Pid"]
+    pid = pydocker.inspect("host")["State"]["Pid"]
     client = background(pydocker, "exec", *flags, "host", "sh", "-c",
                         "i=0; while :; do echo exec $i; i=$((i+1)); sleep 0.01; done")
     if "-t" not in flags:  # the CLI asks for a terminal it does not have: no output to wait on
         assert first_line(client).startswith("exec 0")
     else:
-        wait_for(lambda: len(subprocess.run(["pgrep", "-P", str(_shim_of(pid))], capture_output=True,
+        wait_until(lambda: len(subprocess.run(["pgrep", "-P", str(_shim_of(pid))], capture_output=True,
                                             text=True).stdout.split()) >= 2, what="the exec to start")
     pydocker.kill9()
     client.communicate(timeout=30)
@@ -362,8 +342,8 @@ def test_kill_9_during_rm(pydocker, docker):
         name = f"gone{n}"
         # restart always: once rm -f has killed it, no restart of pydockerd may bring it back
         docker("run", "-d", "--restart", "always", "--name", name, "busybox", "sleep", "600")
-        container_id = inspect(pydocker, name)["Id"]
-        pid = inspect(pydocker, name)["State"]["Pid"]
+        container_id = pydocker.inspect(name)["Id"]
+        pid = pydocker.inspect(name)["State"]["Pid"]
         said = kill_after(pydocker, delay, background(pydocker, "rm", "-f", name))
         inspected = assert_consistent(pydocker)
         if said.returncode == 0:
@@ -393,20 +373,20 @@ def test_restart_policies_apply_to_exits_while_pydockerd_was_down(pydocker, dock
     docker("run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", RUN_ONCE_PER_GO, "1")
 
     def running_again(name: str, old_pid: int, count: int) -> int:
-        data = wait_for(lambda: (lambda d: d if d["State"]["Running"] and d["State"]["Pid"] != old_pid and
-                                 d["RestartCount"] == count else None)(inspect(pydocker, name)),
+        data = wait_until(lambda: (lambda d: d if d["State"]["Running"] and d["State"]["Pid"] != old_pid and
+                                 d["RestartCount"] == count else None)(pydocker.inspect(name)),
                         what=f"{name} to run again with RestartCount {count}")
         return data["State"]["Pid"]
 
-    flaky = inspect(pydocker, "flaky")["State"]["Pid"]
+    flaky = pydocker.inspect("flaky")["State"]["Pid"]
     write_into(flaky, "go")  # one failure with pydockerd up
     flaky = running_again("flaky", flaky, 1)
 
-    always = inspect(pydocker, "always")["State"]["Pid"]
+    always = pydocker.inspect("always")["State"]["Pid"]
     pydocker.kill9()
     write_into(always, "go")
     write_into(flaky, "go")
-    wait_for(lambda: not alive(always) and not alive(flaky), what="both to exit while pydockerd is down")
+    wait_until(lambda: not alive(always) and not alive(flaky), what="both to exit while pydockerd is down")
     pydocker.start()
     always = running_again("always", always, 1)
     flaky = running_again("flaky", flaky, 2)
@@ -417,8 +397,8 @@ def test_restart_policies_apply_to_exits_while_pydockerd_was_down(pydocker, dock
     write_into(flaky, "go")
     flaky = running_again("flaky", flaky, 3)
     write_into(flaky, "go")  # the third retry was the last
-    wait_for(lambda: inspect(pydocker, "flaky")["State"]["Status"] == "exited", what="flaky to stay down")
-    data = inspect(pydocker, "flaky")
+    wait_until(lambda: pydocker.inspect("flaky")["State"]["Status"] == "exited", what="flaky to stay down")
+    data = pydocker.inspect("flaky")
     assert (data["State"]["ExitCode"], data["RestartCount"]) == (1, 3)
     assert docker("logs", "flaky").stdout == "run\n" * 4
     assert docker("logs", "always").stdout == "run\n" * 2
@@ -431,26 +411,26 @@ def test_kill_9_pycontainerd_while_a_chatty_container_runs(pydocker, docker):
            "i=0; while [ ! -e /stop ]; do echo $i; i=$((i+1)); done; echo $i; exit 5")
     docker("run", "-d", "--name", "leaver", "busybox", "sh", "-c",
            "while [ ! -e /go ]; do sleep 0.05; done; echo bye; exit 7")
-    chatty = inspect(pydocker, "chatty")
-    leaver = inspect(pydocker, "leaver")
+    chatty = pydocker.inspect("chatty")
+    leaver = pydocker.inspect("leaver")
     log = Path(chatty["LogPath"])
-    wait_for(lambda: log.stat().st_size > 0, what="chatty's first line")
+    wait_until(lambda: log.stat().st_size > 0, what="chatty's first line")
     docker("create", "--name", "early", "busybox", "true")
 
     pydocker.containerd.send_signal(signal.SIGKILL)
     pydocker.containerd.wait(10)
     # while pycontainerd is down: the chatty container keeps going, the leaver exits
     size = log.stat().st_size
-    wait_for(lambda: log.stat().st_size > size + 100_000, what="chatty to keep printing without pycontainerd")
+    wait_until(lambda: log.stat().st_size > size + 100_000, what="chatty to keep printing without pycontainerd")
     write_into(leaver["State"]["Pid"], "go")
-    wait_for(lambda: not alive(leaver["State"]["Pid"]), what="the leaver to exit")
+    wait_until(lambda: not alive(leaver["State"]["Pid"]), what="the leaver to exit")
     assert "chatty" in docker("ps", "--format", "{{.Names}}").stdout  # pydockerd still answers
     assert docker("rm", "early", check=False).returncode != 0  # it cannot remove it now...
     pydocker.start_containerd()
 
     # pydockerd finds its way back: the exit it missed, and later exits through events again
-    wait_for(lambda: inspect(pydocker, "leaver")["State"]["Status"] == "exited", what="the leaver's exit")
-    assert inspect(pydocker, "leaver")["State"]["ExitCode"] == 7
+    wait_until(lambda: pydocker.inspect("leaver")["State"]["Status"] == "exited", what="the leaver's exit")
+    assert pydocker.inspect("leaver")["State"]["ExitCode"] == 7
     docker("rm", "early")  # ...but once pycontainerd is back (not "already in progress")
     assert docker("logs", "leaver").stdout == "bye\n"
     state = assert_consistent(pydocker)["chatty"]["State"]
