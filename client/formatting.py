@@ -180,33 +180,6 @@ def prepare(format: str) -> tuple[bool, str]:
     return table, format
 
 
-def render(self, data) -> str:
-        out = []
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-            else:
-                out.append(go_string(_evaluate(part, data)))
-        return "".join(out)
-
-
-def prepare(format: str) -> tuple[bool, str]:
-    """(is a table, the template text) as docker's Context.preFormat does."""
-    table = format.startswith("table")
-    if table:
-        format = format[len("table"):]
-    format = format.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
-    return table, format
-
-
-class _Headers:
-    def __init__(self, headers: dict[str, str]):
-        self._headers = headers
-
-    def __getattr__(self, name):
-        return self._headers.get(name, name.upper())
-
-
 def render(format: str, rows: list, headers: dict[str, str]) -> str:
     """Every row through the template; a table gets a header and aligned columns."""
     table, source = prepare(format)
