@@ -37,9 +37,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.shim import install_missing, listening, log  # noqa: E402
+from bench.shim import install_missing, log  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
 from tests.fixtures.images import build_oci_layout, write_docker_archive  # noqa: E402
+from tests.fixtures.polling import accepts_connections  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -86,7 +87,7 @@ class Engine:
 
     def _wait_for(self, path: Path, process: subprocess.Popen, log_name: str) -> None:
         deadline = time.monotonic() + 60
-        while not listening(path):
+        while not accepts_connections(path):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: {log_name} did not start:\n{(self.work / log_name).read_text()[-3000:]}")
             time.sleep(0.01)

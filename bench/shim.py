@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from protos import containers_pb2, containers_pb2_grpc, runc_options_pb2, tasks_
 from protos import typeurl  # noqa: E402
 from tests.fixtures.bundle import bundle_config  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
+from tests.fixtures.polling import accepts_connections  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
 NAMESPACE = "bench"
@@ -94,7 +94,7 @@ class Stack:
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         log_file.close()
         deadline = time.monotonic() + 30
-        while not listening(self.address):
+        while not accepts_connections(self.address):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} did not start: {(self.work / 'daemon.log').read_text()[-2000:]}")
             time.sleep(0.01)
@@ -212,15 +212,6 @@ class Theirs(Stack):
             if argv[0].endswith(b"containerd-shim-runc-v2") and str(self.address).encode() in argv:
                 pids.append(int(entry.name))
         return pids
-
-
-def listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-            return True
-        except OSError:
-            return False
 
 
 def memory(pid: int) -> dict:

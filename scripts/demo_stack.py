@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.fixtures.busybox import make_rootfs  # noqa: E402  (the image the tests use)
 from tests.fixtures.images import build_oci_layout  # noqa: E402
+from tests.fixtures.polling import accepts_connections  # noqa: E402
 from tests.fixtures.registry import serve_registry  # noqa: E402
 
 VENV_BIN = REPO / ".venv" / "bin"
@@ -43,15 +43,6 @@ def check(claim: str, holds: bool) -> None:
         raise DemoFailed(claim)
 
 
-def _answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-            return True
-        except OSError:
-            return False
-
-
 class Stack:
     def __init__(self, work: Path):
         self.work = work
@@ -69,7 +60,7 @@ class Stack:
 
     def _wait(self, path: Path, process: subprocess.Popen, name: str) -> None:
         deadline = time.monotonic() + 30
-        while not _answers(path):
+        while not accepts_connections(path):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise DemoFailed(f"{name} did not start: {(self.work / f'{name}.log').read_text()[-2000:]}")
             time.sleep(0.02)
