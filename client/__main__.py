@@ -12,7 +12,6 @@ A self-sufficient runtime for containers, rebuilt in Python
 Options:
   -H, --host string   Daemon socket to connect to
 
-Commands:
 {commands}
 Run 'pydocker COMMAND --help' for more information on a command.
 """

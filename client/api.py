@@ -131,6 +131,8 @@ class Response:
 class Client:
     def __init__(self, host: str | None = None):
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        # sent with every request (the trace context of `--trace`, for one)
+        self.headers: dict[str, str] = {}
 
     def _connect(self):
         try:
@@ -162,7 +164,7 @@ class Client:
             if query:
                 target += "?" + "&".join(f"{quote(str(k), '')}={quote(str(v), '')}" for k, v in query.items())
         lines = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: pydocker", "Connection: close"]
-        for name, value in (headers or {}).items():
+        for name, value in {**self.headers, **(headers or {})}.items():
             lines.append(f"{name}: {value}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")

@@ -3,34 +3,89 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "version": ("version", "Show the Docker version information"),
+    "run": ("run", "Create and run a new container from an image"),
+    "exec": ("exec", "Execute a command in a running container"),
     "ps": ("ps", "List containers"),
-    "images": ("images", "List images"),
-    "inspect": ("inspect", "Return low-level information on Docker objects"),
-    "logs": ("logs", "Fetch the logs of a container"),
-    "start": ("start", "Start one or more stopped containers"),
-    "stop": ("lifecycle", "Stop one or more running containers"),
-    "kill": ("lifecycle", "Kill one or more running containers"),
-    "restart": ("lifecycle", "Restart one or more containers"),
-    "pause": ("lifecycle", "Pause all processes within one or more containers"),
-    "unpause": ("lifecycle", "Unpause all processes within one or more containers"),
-    "rm": ("rm", "Remove one or more containers"),
-    "rename": ("rename", "Rename a container"),
-    "wait": ("wait", "Block until one or more containers stop, then print their exit codes"),
-    "tag": ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
-    "rmi": ("rmi", "Remove one or more images"),
     "pull": ("pull", "Download an image from a registry"),
+    "push": ("push", "Upload an image to a registry"),
+    "images": ("images", "List images"),
+    "version": ("version", "Show the Docker version information"),
+    "info": ("info", "Display system-wide information"),
+    "attach": ("attach", "Attach local standard input, output, and error streams to a running container"),
+    "cp": ("cp", "Copy files/folders between a container and the local filesystem"),
+    "create": ("run", "Create a new container"),
+    "events": ("events", "Get real time events from the server"),
+    "history": ("history", "Show the history of an image"),
+    "import": ("image_io", "Import the contents from a tarball to create a filesystem image"),
+    "inspect": ("inspect", "Return low-level information on Docker objects"),
+    "kill": ("lifecycle", "Kill one or more running containers"),
+    "load": ("image_io", "Load an image from a tar archive or STDIN"),
+    "logs": ("logs", "Fetch the logs of a container"),
+    "pause": ("lifecycle", "Pause all processes within one or more containers"),
+    "rename": ("rename", "Rename a container"),
+    "restart": ("lifecycle", "Restart one or more containers"),
+    "rm": ("rm", "Remove one or more containers"),
+    "rmi": ("rmi", "Remove one or more images"),
+    "save": ("image_io", "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "start": ("start", "Start one or more stopped containers"),
+    "stats": ("stats", "Display a live stream of container(s) resource usage statistics"),
+    "stop": ("lifecycle", "Stop one or more running containers"),
+    "tag": ("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "top": ("top", "Display the running processes of a container"),
+    "unpause": ("lifecycle", "Unpause all processes within one or more containers"),
+    "wait": ("wait", "Block until one or more containers stop, then print their exit codes"),
+    # management commands' own verbs: the module sees the two words as args.command
+    "volume create": ("volume", "Create a volume"),
+    "volume ls": ("volume", "List volumes"),
+    "volume inspect": ("volume", "Display detailed information on one or more volumes"),
+    "volume rm": ("volume", "Remove one or more volumes"),
+    "volume prune": ("volume", "Remove unused local volumes"),
+    "network create": ("network", "Create a network"),
+    "network ls": ("network", "List networks"),
+    "network inspect": ("network", "Display detailed information on one or more networks"),
+    "network rm": ("network", "Remove one or more networks"),
+    "network connect": ("network", "Connect a container to a network"),
+    "network disconnect": ("network", "Disconnect a container from a network"),
+    "network prune": ("network", "Remove all unused networks"),
+    "system df": ("system", "Show docker disk usage"),
+    "system prune": ("system", "Remove unused data"),
+    "system layers": ("layers", "Show the live process tree of the stack: daemons, shims, containers"),
+    "container prune": ("system", "Remove all stopped containers"),
+    "image prune": ("system", "Remove unused images"),
 }
-# docker's management commands that map onto the above
-SUBCOMMANDS = {
-    ("container", "ls"): "ps", ("container", "list"): "ps", ("container", "inspect"): "inspect",
+MANAGEMENT = {
+    "container": "Manage containers", "image": "Manage images", "network": "Manage networks",
+    "system": "Manage Docker", "volume": "Manage volumes",
+}
+# docker's management commands whose verbs are the top-level commands under another name
+ALIASES = {
+    ("container", "ls"): "ps", ("container", "list"): "ps", ("container", "ps"): "ps",
+    ("container", "inspect"): "inspect", ("container", "rm"): "rm", ("container", "remove"): "rm",
     ("image", "ls"): "images", ("image", "list"): "images", ("image", "inspect"): "inspect",
-    ("image", "pull"): "pull", ("image", "tag"): "tag", ("image", "rm"): "rmi",
+    ("image", "rm"): "rmi", ("image", "remove"): "rmi", ("image", "import"): "import",
+    ("volume", "list"): "volume ls", ("volume", "remove"): "volume rm",
+    ("network", "list"): "network ls", ("network", "remove"): "network rm",
+    ("system", "events"): "events", ("system", "info"): "info",
 }
+_CONTAINER_VERBS = ("attach", "cp", "create", "exec", "kill", "logs", "pause", "rename", "restart", "run",
+                    "start", "stats", "stop", "top", "unpause", "wait")
+_IMAGE_VERBS = ("history", "load", "pull", "push", "save", "tag")
+ALIASES.update({("container", verb): verb for verb in _CONTAINER_VERBS})
+ALIASES.update({("image", verb): verb for verb in _IMAGE_VERBS})
 
 
 def summary() -> str:
-    return "".join(f"  {name:<10}  {text}\n" for name, text in COMMANDS.items())
+    top = "".join(f"  {name:<10}  {text}\n" for name, (_, text) in COMMANDS.items() if " " not in name)
+    managed = "".join(f"  {name:<10}  {text}\n" for name, text in MANAGEMENT.items())
+    return f"Management Commands:\n{managed}\nCommands:\n{top}"
+
+
+def group_usage(group: str) -> str:
+    verbs = sorted({name.split(" ", 1)[1] for name in COMMANDS if name.startswith(group + " ")} |
+                   {verb for (g, verb) in ALIASES if g == group})
+    lines = "".join(f"  {verb}\n" for verb in verbs)
+    return (f"\nUsage:  pydocker {group} COMMAND\n\n{MANAGEMENT[group]}\n\nCommands:\n{lines}\n"
+            f"Run 'pydocker {group} COMMAND --help' for more information on a command.\n")
 
 
 class Namespace:
@@ -188,11 +243,20 @@ def load(argv: list[str]):
     from client.__main__ import CommandError
 
     name, rest = argv[0], argv[1:]
-    if (name, rest[0] if rest else None) in SUBCOMMANDS:
-        kind = name
-        name, rest = SUBCOMMANDS[(name, rest[0])], rest[1:]
-        if name == "inspect":
-            rest = ["--type", kind] + rest
+    if name in MANAGEMENT:
+        verb = rest[0] if rest else None
+        if verb is None or verb in ("-h", "--help"):
+            sys.stdout.write(group_usage(name))
+            raise CommandError("", 0)
+        rest = rest[1:]
+        if (name, verb) in ALIASES:
+            kind, name = name, ALIASES[(name, verb)]
+            if name == "inspect":
+                rest = ["--type", kind] + rest
+        elif f"{name} {verb}" in COMMANDS:
+            name = f"{name} {verb}"
+        else:
+            raise CommandError(f"pydocker: '{name} {verb}' is not a docker command.\nSee 'pydocker {name} --help'", 1)
     if name not in COMMANDS:
         raise CommandError(f"pydocker: '{name}' is not a docker command.\nSee 'pydocker --help'", 1)
     module = importlib.import_module(f"client.commands.{COMMANDS[name][0]}")
