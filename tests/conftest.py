@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.upstream",
     "tests.fixtures.pycontainerd",
     "tests.fixtures.pydockerd",
+    "tests.fixtures.client",
 ]
 
 

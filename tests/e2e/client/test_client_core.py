@@ -9,49 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.fixtures.bundle import VENV_BIN
+from tests.fixtures.client import PYDOCKER, both, normalise, rows_in_any_order, same, without_times
 
 pytestmark = pytest.mark.root
-
-PYDOCKER = str(VENV_BIN / "pydocker")
-_AGO = re.compile(r"(Less than a second|About a minute|About an hour|\d+ \w+) ago")
-_UP = re.compile(r"Up (Less than a second|About a minute|\d+ \w+)")
-
-
-@pytest.fixture
-def stack(pydocker, busybox_image):
-    pydocker.docker("pull", "-q", "busybox")
-    return pydocker
-
-
-def both(stack, *args, input=None):
-    """(docker's CompletedProcess, pydocker's) for the same arguments."""
-    docker = stack.docker(*args, check=False, input=input)
-    ours = subprocess.run([PYDOCKER, *args], input=input, capture_output=True, text=True,
-                          env=stack.environment, timeout=120)
-    return docker, ours
-
-
-def normalise(text: str) -> str:
-    """Times that move between the two calls, and so the width of their column: the cells of
-    each line are compared (alignment is compared exactly where no time is shown)."""
-    text = _UP.sub("Up X", _AGO.sub("X ago", text))
-    return "\n".join("|".join(re.split(r" {2,}", line)) for line in text.split("\n"))
-
-
-def rows_in_any_order(text: str) -> str:
-    """docker's CLI walks a Go map for an image's repositories: their order varies run to run."""
-    return "\n".join(sorted(normalise(text).splitlines()))
-
-
-def same(stack, *args, input=None, times=False, fix=None):
-    docker, ours = both(stack, *args, input=input)
-    fix = fix or (normalise if times else (lambda t: t))
-    if fix(ours.stdout) != fix(docker.stdout):
-        print(f"\nDIFF ours:   {fix(ours.stdout)!r}\nDIFF docker: {fix(docker.stdout)!r}")
-    assert (ours.returncode, fix(ours.stdout), ours.stderr) == (docker.returncode, fix(docker.stdout), docker.stderr)
-    return ours
-
 
 def start_sleeper(stack, name):
     return stack.docker("run", "-d", "--name", name, "busybox", "sh", "-c",
@@ -81,8 +41,8 @@ def test_ps_format(stack):
 
 def test_json_formats(stack):
     start_sleeper(stack, "web")
-    same(stack, "ps", "--format", "{{json .}}", fix=lambda t: _AGO.sub("X ago", _UP.sub("Up X", t)))
-    same(stack, "ps", "--format", "json", fix=lambda t: _AGO.sub("X ago", _UP.sub("Up X", t)))
+    same(stack, "ps", "--format", "{{json .}}", fix=without_times)
+    same(stack, "ps", "--format", "json", fix=without_times)
     same(stack, "images", "--format", "{{json .}}", fix=rows_in_any_order)
     same(stack, "inspect", "--format", "{{json .State.Running}} {{json .Config.Labels}} {{.HostConfig.AutoRemove}}",
          "web")
