@@ -3,13 +3,11 @@ stdout compared (only times that move between the two calls are normalised), std
 for errors, and exit codes."""
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 
 import pytest
 
-from tests.fixtures.client import PYDOCKER, both, normalise, rows_in_any_order, same, without_times
+from tests.fixtures.client import PYDOCKER, both, rows_in_any_order, same, without_times
 
 pytestmark = pytest.mark.root
 
