@@ -1,11 +1,11 @@
 """docker version: the client's section, then the server's from GET /version."""
 from __future__ import annotations
 
-import platform
+import os
 import sys
 
 from client.commands import parser as make_parser, write
-from client import api
+from client import __version__, api
 
 
 def parser(name):
@@ -26,15 +26,9 @@ def _go_time(text: str) -> str:
 
 
 def client_data() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("pydocker")
-    except PackageNotFoundError:
-        ours = "dev"
-    return {"Platform": {"Name": "pydocker"}, "Version": ours, "APIVersion": api.API_VERSION,
+    return {"Platform": {"Name": "pydocker"}, "Version": __version__, "APIVersion": api.API_VERSION,
             "ApiVersion": api.API_VERSION, "DefaultAPIVersion": api.API_VERSION,
-            "GoVersion": "python" + platform.python_version(), "Os": sys.platform, "Arch": _arch(),
+            "GoVersion": "python" + _python_version(), "Os": sys.platform, "Arch": _arch(),
             "Context": "default", "GitCommit": "", "BuildTime": ""}
 
 
@@ -44,22 +38,21 @@ def server_data(v: dict) -> dict:
 
 
 def client_section() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("pydocker")
-    except PackageNotFoundError:
-        ours = "dev"
     return (f"Client:\n"
-            f" Version:           {ours}\n"
+            f" Version:           {__version__}\n"
             f" API version:       {api.API_VERSION}\n"
-            f" Python version:    {platform.python_version()}\n"
+            f" Python version:    {_python_version()}\n"
             f" OS/Arch:           {sys.platform}/{_arch()}\n"
             f" Context:           default\n")
 
 
+def _python_version() -> str:
+    # not platform.python_version(): the platform module costs more than the whole command
+    return ".".join(map(str, sys.version_info[:3]))
+
+
 def _arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
