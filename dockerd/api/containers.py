@@ -85,6 +85,11 @@ def list_containers(request: Request):
                                   filters=query.filters(request.query_params.get("filters")))
 
 
+@router.post("/containers/prune")
+def prune(request: Request):
+    return _service(request).prune(query.request_filters(request))
+
+
 @router.get("/containers/{ref}/json")
 def inspect(ref: str, request: Request):
     return _service(request).inspect(ref, size=query.flag(request, "size"))
@@ -286,7 +291,9 @@ async def _forward_stdin(service, container, conn: hijack.HijackedConnection) ->
         if not data:
             break
         await asyncio.to_thread(service.write_stdin, container, data)
-    if container.config.get("StdinOnce") and not conn.gone:
+    # As moby's attach: a terminal's input is never closed by a client leaving (a detach with
+    # ctrl-p ctrl-q closes the connection too), only a pipe's is, and only with StdinOnce.
+    if container.config.get("StdinOnce") and not container.tty and not conn.gone:
         await asyncio.to_thread(service.close_stdin, container)
 
 
