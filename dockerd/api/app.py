@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import errdefs
 
-from . import containers, errors, exec, images, networks, system, versions, volumes
+from ..trace import TraceMiddleware
+from . import archive, containers, errors, exec, images, networks, system, versions, volumes
 
 
 class EngineMiddleware:
@@ -58,8 +59,9 @@ class EngineMiddleware:
 def create_app(daemon) -> FastAPI:
     app = FastAPI(title="pydockerd", docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     app.state.daemon = daemon
-    for module in (system, containers, exec, images, volumes, networks):
+    for module in (system, containers, archive, exec, images, volumes, networks):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(EngineMiddleware)
+    app.add_middleware(TraceMiddleware)  # outermost: a traced request's span covers all of it
     return app

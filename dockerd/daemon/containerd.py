@@ -18,6 +18,8 @@ from protos import (
     snapshots_pb2_grpc, task_pb2, tasks_pb2, tasks_pb2_grpc, types_pb2, typeurl,
 )
 
+from .. import trace
+
 RUNTIME = "io.containerd.pydocker.v1"
 SNAPSHOTTER = "overlayfs"
 SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
@@ -53,12 +55,26 @@ class Containerd:
         self.tasks = tasks_pb2_grpc.TasksStub(channel)
         self.snapshots = snapshots_pb2_grpc.SnapshotsStub(channel)
         self.events = events_pb2_grpc.EventsStub(channel)
+        self._traced_tasks: dict[str, trace.TraceContext] = {}  # container id -> the traced start of its task
 
     def _call(self, method, request, timeout: float | None = TIMEOUT):
+        if trace.active():
+            with trace.tracer().client_span(self._rpc_name(method)) as context:
+                return self._invoke(method, request, timeout, self.metadata + tuple(context.items()))
+        return self._invoke(method, request, timeout, self.metadata)
+
+    @staticmethod
+    def _invoke(method, request, timeout: float | None, metadata):
         try:
-            return method(request, metadata=self.metadata, timeout=timeout)
+            return method(request, metadata=metadata, timeout=timeout)
         except grpc.RpcError as exc:
             raise error_of(exc) from None
+
+    def _rpc_name(self, method) -> str:
+        """"Tasks/Create": what a stub's callable calls, to name the span of a traced call."""
+        return next(f"{type(stub).__name__.removesuffix('Stub')}/{name}"
+                    for stub in (self.containers, self.tasks, self.snapshots, self.events)
+                    for name, value in vars(stub).items() if value is method)
 
     # containers
 
@@ -124,7 +140,10 @@ class Containerd:
             stderr=stderr, terminal=terminal)).pid
 
     def start(self, container_id: str, exec_id: str = "") -> int:
-        return self._call(self.tasks.Start, tasks_pb2.StartRequest(container_id=container_id, exec_id=exec_id)).pid
+        pid = self._call(self.tasks.Start, tasks_pb2.StartRequest(container_id=container_id, exec_id=exec_id)).pid
+        if not exec_id and trace.active():
+            self._traced_tasks[container_id] = trace.tracer().current()
+        return pid
 
     def get(self, container_id: str, exec_id: str = "") -> TaskState | None:
         try:
@@ -142,6 +161,12 @@ class Containerd:
 
     def delete_task(self, container_id: str) -> tuple[int, int] | None:
         """(exit status, exited at ns), or None if there was no task."""
+        started_traced = self._traced_tasks.pop(container_id, None)
+        if started_traced is not None and not trace.active():
+            # The exit of a task a traced request started is handled outside any request (the
+            # monitor's thread): its deletion still belongs to that trace, under its root.
+            with trace.tracer().resumed(started_traced.root()):
+                return self.delete_task(container_id)
         try:
             reply = self._call(self.tasks.Delete, tasks_pb2.DeleteTaskRequest(container_id=container_id))
         except errdefs.NotFound:

@@ -35,6 +35,7 @@ from starlette.datastructures import QueryParams
 
 import errdefs
 
+from .. import trace
 from ..api import errors, versions
 
 log = logging.getLogger("pydockerd")
@@ -254,7 +255,12 @@ async def serve(conn: HijackedConnection, method: str, target: str, headers: lis
             raise errdefs.InvalidArgument("a chunked request body cannot be upgraded")
         body = await conn.read_exactly(int(header_map.get("content-length") or 0))
         request = HijackRequest(method, path, params, QueryParams(query_string), header_map, body, version, daemon)
-        await handler(request, conn)
+        parent = trace.context_of(header_map)
+        if parent is None:
+            await handler(request, conn)
+        else:
+            with trace.tracer().server_span(trace.request_name(method, path), parent):
+                await handler(request, conn)
     except asyncio.CancelledError:
         conn.abort()
         raise
