@@ -456,19 +456,12 @@ def volume_spec(spec: str) -> tuple[str, str]:
     return fields[0], fields[1]
 
 
-def capabilities(added: list[str], dropped: list[str]) -> tuple[list[str] | None, list[str] | None]:
-    """opts.EffectiveCapAddCapDrop: CAP_-prefixed, upper case, sorted; adding wins; ALL trumps."""
-    def normalised(names: list[str]) -> set[str]:
-        result = set()
-        for name in names:
-            name = name.strip().upper()
-            result.add(name if name in ("ALL", "RESET") or name.startswith("CAP_") else f"CAP_{name}")
-        return {"ALL"} if "ALL" in result else result
-
-    add, drop = normalised(added), normalised(dropped)
-    cap_add = sorted(c for c in add if c != "RESET")
-    cap_drop = sorted(c for c in drop if c not in add and c != "RESET")
-    return cap_add or None, cap_drop or None
+def capabilities(names: list[str]) -> list[str] | None:
+    """--cap-add or --cap-drop as the CLI sends them: upper case, CAP_-prefixed (but ALL),
+    without duplicates, sorted; which of the two wins is the daemon's to decide."""
+    normalised = {name.upper() for name in names}
+    return sorted({name if name == "ALL" or name.startswith("CAP_") else f"CAP_{name}"
+                   for name in normalised}) or None
 
 
 _EMPTY_ENDPOINT = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
@@ -514,7 +507,6 @@ def container_config(args, console_size: tuple[int, int] = (0, 0)) -> dict:
     policy = restart_policy(args.restart)
     if args.rm and policy["Name"] not in ("", "no"):
         raise OptionsError("conflicting options: cannot specify both --restart and --rm")
-    cap_add, cap_drop = capabilities(args.cap_add, args.cap_drop)
     if args.entrypoint:
         entrypoint = [args.entrypoint]
     elif "entrypoint" in args.given:
@@ -540,7 +532,8 @@ def container_config(args, console_size: tuple[int, int] = (0, 0)) -> dict:
     host = {"Binds": binds or None, "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": {}},
             "NetworkMode": networks[0] if networks else "default", "PortBindings": _sorted_map(bindings),
             "RestartPolicy": policy, "AutoRemove": args.rm, "VolumeDriver": "", "VolumesFrom": None,
-            "ConsoleSize": list(console_size), "CapAdd": cap_add, "CapDrop": cap_drop, "CgroupnsMode": "",
+            "ConsoleSize": list(console_size), "CapAdd": capabilities(args.cap_add),
+            "CapDrop": capabilities(args.cap_drop), "CgroupnsMode": "",
             "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "",
             "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": args.privileged,
             "PublishAllPorts": args.publish_all, "ReadonlyRootfs": args.read_only, "SecurityOpt": None}
