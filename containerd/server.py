@@ -18,6 +18,7 @@ import grpc
 import errdefs
 from protos import ttrpc
 
+from . import trace
 from .builtins import PLUGINS
 from .config import Config
 from .registry import GRPC_PLUGIN, TTRPC_PLUGIN, InitContext, Plugins, dependency_order
@@ -53,6 +54,7 @@ class Server:
     def _serve(self) -> None:
         self._grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=MAX_GRPC_WORKERS, thread_name_prefix="grpc"),
+            interceptors=[trace.ServerInterceptor()],
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_SIZE),
                      ("grpc.max_send_message_length", MAX_MESSAGE_SIZE)])
         for _, service in self.plugins.of_type(GRPC_PLUGIN):

@@ -25,6 +25,8 @@ from google.protobuf import message as _message
 import errdefs
 from protos import shim_pb2, ttrpc
 
+from .. import trace
+
 log = logging.getLogger(__name__)
 
 TASK_SERVICE = "containerd.task.v2.Task"
@@ -116,8 +118,9 @@ class ShimBinary:
     def start(self, bundle_path: Path, container_id: str, options: any_pb2.Any | None) -> str:
         """Run the start action; returns the address of the shim it launched. The runtime
         options go on its stdin, where containerd puts them (the runc shim reads its cgroup there)."""
-        done = self._run(["-id", container_id, "start"], bundle_path,
-                         options.SerializeToString() if options is not None else b"", START_TIMEOUT)
+        with trace.span("shim start"):
+            done = self._run(["-id", container_id, "start"], bundle_path,
+                             options.SerializeToString() if options is not None else b"", START_TIMEOUT)
         return parse_start_output(done.stdout)
 
     def delete(self, bundle_path: Path, container_id: str) -> shim_pb2.DeleteResponse:
@@ -153,9 +156,16 @@ class ShimConnection:
 
     def call(self, method: str, request: _message.Message, response_type: type[_message.Message],
              timeout: float | None = None):
+        metadata = {ttrpc.NAMESPACE_KEY: self.namespace}
+        if trace.active():
+            with trace.tracer().client_span(f"Task/{method}") as context:
+                return self._call(method, request, response_type, timeout, metadata | context)
+        return self._call(method, request, response_type, timeout, metadata)
+
+    def _call(self, method: str, request: _message.Message, response_type: type[_message.Message],
+              timeout: float | None, metadata: dict[str, str]):
         try:
-            return self._client.call(TASK_SERVICE, method, request, response_type,
-                                     metadata={ttrpc.NAMESPACE_KEY: self.namespace}, timeout=timeout)
+            return self._client.call(TASK_SERVICE, method, request, response_type, metadata=metadata, timeout=timeout)
         except ttrpc.RPCError as exc:
             raise errdefs.from_grpc_code(int(exc.code), exc.message) from None
 
