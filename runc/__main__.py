@@ -12,7 +12,7 @@ import sys
 
 import errdefs
 
-from . import OCI_VERSION, VERSION, cli
+from . import OCI_VERSION, VERSION, cli, trace
 from .commands import COMMANDS, Context, load_command
 from .log import Log, describe
 
@@ -90,7 +90,8 @@ def run(argv: list[str]) -> int:
     log = Log(args.log and os.path.abspath(args.log), args.log_format, args.debug)
     ctx = Context(root=os.path.abspath(args.root), log=log, systemd_cgroup=args.systemd_cgroup)
     try:
-        return command.run(ctx, command_args)
+        with trace.command(args.command):
+            return command.run(ctx, command_args)
     except (errdefs.Error, OSError) as e:
         message = describe(e)
         log.error(message, kind=errdefs.kind_of(e))

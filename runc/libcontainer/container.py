@@ -18,6 +18,7 @@ import errdefs
 # only: state, kill, start and delete run without them.
 from . import cgroups, namespaces, procfs
 from .status import Status
+from .. import trace
 from ..record import Record
 
 STATE_FILE = "state.json"
@@ -120,7 +121,13 @@ class Container:
                 Status.RUNNING: "cannot start an already running container",
                 Status.PAUSED: "cannot start an already running container",
             }[status])
-        _open_exec_fifo(os.path.join(self.directory, EXEC_FIFO), self.pid, self.state["init_process_start"])
+        # Once the fifo is open, the init may exec and run; reading its byte is later, even after
+        # the program's exit on a busy machine. The shim times the container's run from here.
+        released_ns = time.time_ns()
+        with trace.span("release init"):
+            _open_exec_fifo(os.path.join(self.directory, EXEC_FIFO), self.pid, self.state["init_process_start"])
+        if trace.traced():
+            log.write("info", "released the container's init", released_ns=released_ns)
         log.debug(f"started container {self.id}")
         hooks = self.config.get("hooks", {}).get("poststart", [])
         if hooks:
@@ -305,7 +312,8 @@ def create(root: str, container_id: str, opts: CreateOptions, log) -> Container:
     # As in runc, relative paths in the config (mount sources) resolve against the bundle, here
     # and in the child, which inherits this working directory.
     os.chdir(bundle)
-    config = specs.load(bundle)
+    with trace.span("load config"):
+        config = specs.load(bundle)
     terminal = config["process"].get("terminal", False)
     if terminal and not (opts.console_socket or opts.console_pair):
         raise errdefs.InvalidArgument("cannot allocate tty if runc will detach without setting console socket")
@@ -348,8 +356,9 @@ def _create_init(c: Container, opts: CreateOptions, launch: _Launch, log) -> Non
 
     config = c.config
     plan_ns = namespaces.from_spec(config)
-    manager = cgroups.new_manager(cgroups_path(config, opts.systemd_cgroup), c.id)
-    manager.create()
+    with trace.span("cgroup"):
+        manager = cgroups.new_manager(cgroups_path(config, opts.systemd_cgroup), c.id)
+        manager.create()
     c.state["cgroup"] = manager.to_dict()
     c._cgroup = manager
     fifo_path = os.path.join(c.directory, EXEC_FIFO)
@@ -370,7 +379,8 @@ def _create_init(c: Container, opts: CreateOptions, launch: _Launch, log) -> Non
         preserve_fds=opts.preserve_fds,
         runtime_exe=_runtime_exe(),
     )
-    prepare_process(plan, config, log)
+    with trace.span("prepare process"):
+        prepare_process(plan, config, log)
     if "mount" in plan_ns:
         plan.cgroup_mounter = _cgroup_mounter(manager, "cgroup" in plan_ns, "user" in plan_ns)
     if any(config.get("hooks", {}).get(k) for k in ("createContainer", "startContainer")):
@@ -414,7 +424,8 @@ class _Launch:
         from . import init, sync
 
         try:
-            self.intermediate_pid = init.start(plan)
+            with trace.span("fork"):
+                self.intermediate_pid = init.start(plan)
         finally:
             plan.sync_socket.close()
             if plan.exec_fifo_fd is not None:
@@ -423,7 +434,8 @@ class _Launch:
                 console_conn.close()
         self.container.cgroup.attach(self.intermediate_pid)
         sync.send(parent_sock, sync.GO)
-        with parent_sock:
+        # The child's work: namespaces, rootfs, pivot_root, capabilities, seccomp, until ready.
+        with parent_sock, trace.span("set up container"):
             self._converse(parent_sock, plan.process)
 
     def _converse(self, sock: socket.socket, process: dict) -> None:
