@@ -126,6 +126,7 @@ class Init(Process):
         # Without its own pid namespace, the container's processes outlive its init.
         self.owns_pid_namespace = owns_pid_namespace
         self.deleted = False
+        self.released_ns: int | None = None  # when a traced start released it (see Runc.start)
 
     @property
     def rootfs(self) -> str:
@@ -152,7 +153,7 @@ class Init(Process):
     def start(self) -> None:
         if self.status != CREATED:
             raise errdefs.FailedPrecondition(f"cannot start a {self.status} container")
-        self.runc.start(self.container_id)
+        self.released_ns = self.runc.start(self.container_id)
         if self.status == CREATED:  # an instant exit may already have stopped it
             self.status = RUNNING
 

@@ -9,6 +9,7 @@ import json
 import os
 
 import errdefs
+from protos import trace
 
 from .reaper import Reaper
 
@@ -34,6 +35,10 @@ class Runc:
         """Run one command to its end; its stdout if `capture`. Without `stdio`, the command's
         stdin/stdout/stderr are /dev/null (or pipes for capture/input)."""
         log_start = _size(self.log_path)
+        parent = trace.current()
+        # The command as a hop of its own, from spawn to exit: its interpreter's start-up too.
+        span = None if parent is None else trace.Span("process", f"{os.path.basename(self.binary)} {args[0]}", parent)
+        env = self.env if span is None else {**self.env, **span.context.environment()}
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         out_r = out_w = in_r = in_w = None
         try:
@@ -47,7 +52,7 @@ class Runc:
             actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                        (os.POSIX_SPAWN_DUP2, stderr, 2)]
             with self.reaper.subscribe() as exits:
-                pid = os.posix_spawn(self.binary, self._argv(*args), self.env, file_actions=actions,
+                pid = os.posix_spawn(self.binary, self._argv(*args), env, file_actions=actions,
                                      setsigdef=(2, 13, 15))  # SIGINT, SIGPIPE, SIGTERM as the runtime expects them
                 for fd in (out_w, in_r):
                     if fd is not None:
@@ -63,6 +68,9 @@ class Runc:
             for fd in (devnull, out_r, out_w, in_r, in_w):
                 if fd is not None:
                     os.close(fd)
+        if span is not None:
+            span.attributes["exit_status"] = status
+            span.end()
         if status != 0:
             raise self._error(args[0], status, log_start)
         return output
@@ -92,8 +100,12 @@ class Runc:
             args += ["--console-socket", console_socket]
         self.run(*args, container_id, stdio=stdio)
 
-    def start(self, container_id: str) -> None:
+    def start(self, container_id: str) -> int | None:
+        """Start the container; in a traced start, returns when (unix ns) the runtime released
+        its init, if the runtime logged it (pyrunc does, when traced), else None."""
+        log_start = _size(self.log_path)
         self.run("start", container_id)
+        return released_at(self.log_path, log_start) if trace.current() else None
 
     def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
         self.run("kill", *(["--all"] if all_processes else []), container_id, str(signal))
@@ -148,6 +160,24 @@ def last_error(log_path: str, start: int = 0) -> tuple[str | None, str]:
         if entry.get("level") == "error":
             return entry.get("kind"), entry.get("msg", "")
     return None, ""
+
+
+def released_at(log_path: str, start: int) -> int | None:
+    """The `released_ns` a traced `pyrunc start` logged after byte `start`, if any."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(start)
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in lines:
+        try:
+            released = json.loads(line).get("released_ns")
+        except ValueError:
+            continue
+        if isinstance(released, int):
+            return released
+    return None
 
 
 def guess_kind(message: str) -> str:

@@ -10,13 +10,33 @@ import sys
 import threading
 
 import errdefs
-from protos import shim_pb2, ttrpc
+from protos import shim_pb2, trace, ttrpc
 
 from .publisher import Publisher
 from .reaper import Reaper, become_subreaper, block_signals
 from .service import TaskService
 
 TASK_SERVICE = shim_pb2.DESCRIPTOR.services_by_name["Task"]
+
+
+class Traced:
+    """The Task service, each call of a traced request (its ttrpc metadata carries the trace
+    context, protos/trace.py) served in a span that the runtime's commands are traced under."""
+
+    def __init__(self, service: TaskService):
+        self._service = service
+
+    def __getattr__(self, name: str):
+        handler = getattr(self._service, name)
+
+        def serve(request, context: ttrpc.Context):
+            parent = trace.TraceContext.from_carrier(context.get)
+            if parent is None:
+                return handler(request, context)
+            with trace.Span(name, "shim", parent):
+                return handler(request, context)
+
+        return serve
 
 
 def _redirect_stdio(bundle: str) -> None:
@@ -58,7 +78,7 @@ def run(request: dict, listener_fd: int) -> None:
                           publisher=publisher, on_shutdown=shut_down)
     server = ttrpc.Server(error_mapper=errdefs.status)
     # The rpcs the service lacks (Checkpoint) answer Unimplemented.
-    server.register_service(TASK_SERVICE, service)
+    server.register_service(TASK_SERVICE, Traced(service))
     listener = socket.socket(fileno=listener_fd)
     server.start(listener)
     reaper.run(until=done)
