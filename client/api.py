@@ -155,9 +155,10 @@ class Client:
             raise CannotConnect(self.host) from None
         return sock
 
-    def request(self, method: str, path: str, params: dict | None = None, body: bytes | None = None,
+    def request(self, method: str, path: str, params: dict | None = None, body=None,
                 headers: dict[str, str] | None = None, versioned: bool = True) -> Response:
-        """Send one request; raise APIError for a status >= 400 (with the daemon's message)."""
+        """Send one request; raise APIError for a status >= 400 (with the daemon's message).
+        body is bytes, or an iterable of chunks sent as they come (chunked: cp, load, import)."""
         target = (f"/v{API_VERSION}" if versioned else "") + path
         if params:
             query = {k: v for k, v in params.items() if v is not None}
@@ -166,13 +167,18 @@ class Client:
         lines = [f"{method} {target} HTTP/1.1", "Host: docker", "User-Agent: pydocker", "Connection: close"]
         for name, value in {**self.headers, **(headers or {})}.items():
             lines.append(f"{name}: {value}")
-        if body is not None:
+        streamed = body is not None and not isinstance(body, bytes)
+        if streamed:
+            lines.append("Transfer-Encoding: chunked")
+        elif body is not None:
             lines.append(f"Content-Length: {len(body)}")
         elif method in ("POST", "PUT"):
             lines.append("Content-Length: 0")
         sock = self._connect()
         try:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b""))
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if streamed else body or b""))
+            if streamed:
+                _send_chunks(sock, body)
             buffer = b""
             while b"\r\n\r\n" not in buffer:
                 data = sock.recv(65536)
@@ -227,6 +233,17 @@ class Client:
             return response.json()
         finally:
             response.close()
+
+
+def _send_chunks(sock, chunks) -> None:
+    """The body in HTTP chunks; a daemon that stopped reading (it failed) has its reply read."""
+    try:
+        for chunk in chunks:
+            if chunk:
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
