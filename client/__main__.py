@@ -2,7 +2,9 @@
 into docker's words and exit codes. This is the one place that sets exit codes (pip's
 base_command): commands return a status or raise."""
 
+import os
 import sys
+import time
 
 USAGE = """
 Usage:  pydocker [OPTIONS] COMMAND
@@ -11,6 +13,7 @@ A self-sufficient runtime for containers, rebuilt in Python
 
 Options:
   -H, --host string   Daemon socket to connect to
+      --trace         Show where the command's time goes, layer by layer (or PYDOCKER_TRACE=1)
 
 {commands}
 Run 'pydocker COMMAND --help' for more information on a command.
@@ -25,12 +28,17 @@ class CommandError(Exception):
         self.status = status
 
 
-def _split_globals(argv: list[str]) -> tuple[str | None, list[str]]:
+def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
+    """(-H's host, --trace, the command and its arguments)."""
     host = None
+    traced = False
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in ("-H", "--host"):
+        if arg == "--trace":
+            traced = True
+            i += 1
+        elif arg in ("-H", "--host"):
             if i + 1 >= len(argv):
                 raise CommandError(f"flag needs an argument: {arg}\nSee 'pydocker --help'.", 125)
             host = argv[i + 1]
@@ -43,20 +51,28 @@ def _split_globals(argv: list[str]) -> tuple[str | None, list[str]]:
             i += 1
         else:
             break
-    return host, argv[i:]
+    return host, traced, argv[i:]
 
 
 def main(argv: list[str] | None = None) -> int:
+    started_ns = time.time_ns()
     from client import api, commands
 
     argv = sys.argv[1:] if argv is None else argv
+    tracing = None
     try:
-        host, rest = _split_globals(argv)
+        host, traced, rest = _split_globals(argv)
         if not rest or rest[0] in ("-h", "--help", "help"):
             sys.stdout.write(USAGE.format(commands=commands.summary()))
             return 0
+        client = api.Client(host)
+        if how := _trace_output(traced):
+            from client import trace
+
+            tracing = trace.Trace("pydocker " + " ".join(rest), started_ns, how)
+            client.headers.update(tracing.headers())
         module, args = commands.load(rest)
-        return module.run(api.Client(host), args) or 0
+        return module.run(client, args) or 0
     except api.APIError as error:
         print(f"Error response from daemon: {error.message}", file=sys.stderr)
         return 1
@@ -70,10 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `pydocker ps | head -1`: stop quietly, as docker does
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if tracing is not None:
+            tracing.report()
+
+
+def _trace_output(flag: bool) -> str | None:
+    """How a trace is to be shown ("table", "json"), None for no trace: the client/trace
+    module is not even imported for an untraced command."""
+    setting = os.environ.get("PYDOCKER_TRACE", "")
+    if setting == "json":
+        return "json"
+    return "table" if flag or setting not in ("", "0") else None
 
 
 if __name__ == "__main__":

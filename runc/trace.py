@@ -31,13 +31,14 @@ def _context(traceparent: str, tracestate: str):
     if len(parts) != 4 or parts[0] != "00":
         return None
     _, trace_id, parent_id, flags = parts
-    if not (_hex(trace_id, 32) and _hex(parent_id, 16) and _hex(flags, 2)) or not int(flags, 16) & SAMPLED:
+    if not (_hex(trace_id, 32) and _hex(parent_id, 16) and _hex(flags, 2)) or not int(flags, 16) & SAMPLED \
+            or set(trace_id) == {"0"} or set(parent_id) == {"0"}:
         return None
     for member in tracestate.split(","):
         key, _, value = member.strip().partition("=")
         if key == "pydocker":
-            collector = value.partition("@")[2]
-            return (trace_id, parent_id, collector) if collector else None
+            root, _, collector = value.partition("@")
+            return (trace_id, parent_id, collector) if _hex(root, 16) and collector else None
     return None
 
 
