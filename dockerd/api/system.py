@@ -167,7 +167,7 @@ def info(request: Request) -> dict:
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if cgroup_v2 else "1",
-        "NEventsListener": 0,
+        "NEventsListener": daemon.events.listeners,
         "KernelVersion": _kernel(),
         "OperatingSystem": _os_name(),
         "OSVersion": "",
@@ -230,6 +230,12 @@ async def events(request: Request) -> Response:
                     yield encode(event)
 
     return StreamingResponse(body(), media_type="application/json")
+
+
+@router.post("/build/prune")
+def build_prune() -> dict:
+    """There is no builder, so no build cache: `docker system prune` asks all the same."""
+    return {"CachesDeleted": None, "SpaceReclaimed": 0}
 
 
 @router.get("/system/df")

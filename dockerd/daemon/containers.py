@@ -24,6 +24,7 @@ from pathlib import Path
 
 import errdefs
 
+from . import filters as F
 from . import logs as logfile
 from . import spec as oci
 from .container import (
@@ -771,6 +772,34 @@ class ContainerService:
                     pass
             self._wait_exit(container, exits, 30)
         self._remove(container, volumes=volumes)
+
+    def prune(self, filters: dict | None = None) -> dict:
+        """docker container prune: remove every container that is not running (created,
+        exited, dead), as moby's ContainersPrune, keeping those the until= and label= terms
+        spare; the space reclaimed is their writable layers'."""
+        filters = filters or {}
+        F.validate(filters, ("label", "label!", "until"))
+        until = F.until_nano(filters)
+        deleted, reclaimed = [], 0
+        for container in sorted(self.all(), key=lambda c: c.created):
+            if container.state.status in (RUNNING, PAUSED, RESTARTING):
+                continue
+            if until is not None and container.created > until:
+                continue
+            if not F.match_prune_labels(filters, container.config.get("Labels")):
+                continue
+            size = self.containerd.snapshot_usage(container.id)
+            try:
+                self.remove(container.id)
+            except errdefs.Error as exc:
+                log.warning("prune: %s: %s", container.id, exc)
+                continue
+            deleted.append(container.id)
+            reclaimed += size
+        publish = getattr(self._daemon.events, "publish", None)
+        if publish is not None:
+            publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def _remove(self, container: Container, *, volumes: bool) -> None:
         with container.lock:

@@ -22,11 +22,12 @@ def message(type_: str, action: str, actor_id: str, attributes: dict[str, str] |
             scope: str, time_nano: int) -> Event:
     attributes = {k: str(v) for k, v in (attributes or {}).items()}
     event: Event = {}
-    # The legacy fields: moby still fills them for containers (all three) and images.
-    if type_ == "container":
-        event.update(status=action, id=actor_id, **{"from": attributes.get("image", "")})
-    elif type_ == "image":
-        event.update(status=action, id=actor_id)
+    # The legacy fields: moby still fills them for containers (all three) and images, and
+    # leaves out the empty ones (omitempty): a prune has no actor, nor an image.
+    if type_ in ("container", "image"):
+        image = attributes.get("image", "") if type_ == "container" else ""
+        legacy = {"status": action, "id": actor_id, "from": image}
+        event.update((key, value) for key, value in legacy.items() if value)
     event.update(Type=type_, Action=action, Actor={"ID": actor_id, "Attributes": attributes}, scope=scope,
                  time=time_nano // 1_000_000_000, timeNano=time_nano)
     return event
@@ -108,15 +109,23 @@ class EventBus:
 
     def subscribe(self, accept: Callable[[Event], bool] = lambda event: True, since_nano: int | None = None,
                   until_nano: int | None = None, loop: asyncio.AbstractEventLoop | None = None) -> Subscription:
-        """Events accepted by `accept` from now on; with since_nano, the stored ones from then
-        (up to until_nano) come first, in `backlog`. Pass the running loop to read with `next`."""
+        """Events accepted by `accept` from now on; with since_nano or until_nano, the stored
+        ones between them come first, in `backlog` (moby replays its whole buffer up to `until`
+        when no `since` is given). Pass the running loop to read with `next`."""
         with self._lock:
-            backlog = [] if since_nano is None else [
+            backlog = [] if since_nano is None and until_nano is None else [
                 e for e in self._history
-                if e["timeNano"] >= since_nano and (until_nano is None or e["timeNano"] <= until_nano) and accept(e)]
+                if e["timeNano"] >= (since_nano or 0) and (until_nano is None or e["timeNano"] <= until_nano)
+                and accept(e)]
             subscription = Subscription(self, backlog, accept, loop)
             self._subscribers.append(subscription)
         return subscription
+
+    @property
+    def listeners(self) -> int:
+        """How many streams follow the events now (/info's NEventsListener)."""
+        with self._lock:
+            return len(self._subscribers)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:

@@ -594,19 +594,15 @@ class ImageService:
         F.validate(filters, ("dangling", "label", "label!", "until"))
         dangling_only = F.boolean(filters, "dangling")
         dangling_only = True if dangling_only is None else dangling_only
+        until = F.until_nano(filters)
         deleted: list[dict] = []
         reclaimed = 0
         for image in self._images().values():
             if dangling_only and image.repo_tags:
                 continue
-            if filters.get("label") and not F.match_labels(
-                    filters, (image.content.image_config.get("config") or {}).get("Labels")):
+            if not F.match_prune_labels(filters, (image.content.image_config.get("config") or {}).get("Labels")):
                 continue
-            if filters.get("label!") and any(
-                    F.match_labels({"label": [v]}, (image.content.image_config.get("config") or {}).get("Labels"))
-                    for v in filters["label!"]):
-                continue
-            if any(image.created > _until(value) for value in filters.get("until") or []):
+            if until is not None and image.created * 1e9 > until:
                 continue
             if self.image_users(image.id):
                 continue
@@ -619,6 +615,7 @@ class ImageService:
             deleted.extend(replies)
             if any("Deleted" in r for r in replies):
                 reclaimed += size
+        self._publish("prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # registries
@@ -852,14 +849,8 @@ def _join(name: str, tag: str) -> str:
 
 
 def _until(value: str) -> float:
-    """An `until` filter: unix seconds, or an RFC 3339 time."""
-    try:
-        return float(value)
-    except ValueError:
-        seconds = parse_time(value)
-        if not seconds:
-            raise errdefs.InvalidArgument(f"invalid filter 'until={value}'") from None
-        return seconds
+    """An `until` filter as moby reads it (a duration before now, a time, unix seconds), in seconds."""
+    return F.timestamp_nano(value) / 1e9
 
 
 def _bar(current: int, total: int) -> str:

@@ -119,7 +119,13 @@ class NetworkService:
         raise errdefs.PermissionDenied(f"{name} is a pre-defined network and cannot be removed")
 
     def prune(self, filters: F.Filters | None = None) -> dict:
-        F.validate(filters or {}, ("label", "label!", "until"))
+        """Only user-defined networks are pruned: there are none yet."""
+        filters = filters or {}
+        F.validate(filters, ("label", "label!", "until"))
+        F.until_nano(filters)
+        publish = getattr(self._daemon.events, "publish", None)
+        if publish is not None:
+            publish("network", "prune", "", {"reclaimed": "0"})
         return {"NetworksDeleted": None}
 
     def connect(self, ref: str, container: str) -> None:

@@ -286,6 +286,7 @@ def top(service, container: Container, ps_args: str) -> dict:
             continue
         if pid in pids:
             processes.append([str(f) for f in fields])
+    service.publish(container, "top")
     return {"Titles": titles, "Processes": processes}
 
 

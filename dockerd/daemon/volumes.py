@@ -191,9 +191,7 @@ class VolumeService:
         for volume in self._all():
             if not everything and not volume.anonymous:
                 continue
-            if not F.match_labels(filters, volume.labels):
-                continue
-            if any(F.match_labels({"label": [v]}, volume.labels) for v in filters.get("label!") or []):
+            if not F.match_prune_labels(filters, volume.labels):
                 continue
             if self.users(volume.name):
                 continue
@@ -204,6 +202,9 @@ class VolumeService:
                 continue
             deleted.append(volume.name)
             reclaimed += size
+        publish = getattr(self._daemon.events, "publish", None)
+        if publish is not None:  # moby's prune event names no volume, nor a driver
+            publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def df(self) -> list[dict]:

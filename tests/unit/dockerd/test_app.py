@@ -157,14 +157,16 @@ def test_events_since_until_replay_and_end(served):
     assert [e["Actor"]["ID"] for e in filtered] == ["events-b"]
 
 
-def test_events_until_in_the_future_streams_live_events_then_ends(served):
+def test_events_until_in_the_future_replays_then_streams_live_events_then_ends(served):
     import threading
 
+    served.daemon.events.publish("network", "create", "events-past")
     timer = threading.Timer(0.3, served.daemon.events.publish, ("network", "create", "events-live"))
     timer.start()
     seen = _events(served, f"until={time.time() + 1.5:.9f}")
     timer.join()
-    assert [e["Actor"]["ID"] for e in seen] == ["events-live"]
+    # moby replays its whole buffer when only `until` is given
+    assert [e["Actor"]["ID"] for e in seen][-2:] == ["events-past", "events-live"]
 
 
 def test_events_refuse_until_before_since_and_unknown_filters(served):
