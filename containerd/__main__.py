@@ -15,6 +15,7 @@ import sys
 import time
 
 import errdefs
+from protos.sdnotify import Notifier
 
 from . import config as config_module
 from . import defaults
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server import Server  # grpc is heavy: not needed for --help or a bad config
 
+    notifier = Notifier.from_environment()
     stop_signals = _catch_stop_signals()
     server = Server(config)
     try:
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("pycontainerd failed to start: %s", exc)
         return 1
     log.info("pycontainerd successfully booted in %.3fs", time.monotonic() - booting)
+    notifier.ready()
     signum = os.read(stop_signals, 1)[0]
     log.info("%s: stopping", signal.Signals(signum).name)
+    notifier.stopping()
     server.stop()
     return 0
 

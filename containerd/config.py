@@ -30,8 +30,6 @@ class Config:
     def with_overrides(self, **overrides: str | None) -> Config:
         """This config with every override that is not None applied, paths made absolute."""
         config = replace(self, **{key: value for key, value in overrides.items() if value is not None})
-        if config.log_level not in LOG_LEVELS:
-            raise errdefs.InvalidArgument(f'unknown log level "{config.log_level}": use one of {", ".join(LOG_LEVELS)}')
         return replace(config, address=os.path.abspath(config.address), root=os.path.abspath(config.root),
                        state=os.path.abspath(config.state))
 
@@ -49,16 +47,28 @@ def load(path: str, *, required: bool) -> Config:
         return Config()
     except tomllib.TOMLDecodeError as exc:
         raise errdefs.InvalidArgument(f"config file {path}: {exc}") from exc
-    grpc, debug = document.get("grpc", {}), document.get("debug", {})
+    grpc, debug = _table(path, "grpc", document.get("grpc")), _table(path, "debug", document.get("debug"))
+    level = _string(path, "debug.level", debug.get("level")) or None
+    if level is not None and level not in LOG_LEVELS:
+        raise errdefs.InvalidArgument(f'config file {path}: debug.level: unknown log level "{level}": '
+                                      f'use one of {", ".join(LOG_LEVELS)}')
     return Config().with_overrides(
         root=_string(path, "root", document.get("root")),
         state=_string(path, "state", document.get("state")),
         address=_string(path, "grpc.address", grpc.get("address")),
-        log_level=_string(path, "debug.level", debug.get("level")) or None,
+        log_level=level,
     )
 
 
 def _string(path: str, key: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise errdefs.InvalidArgument(f"config file {path}: {key} must be a string")
+    return value
+
+
+def _table(path: str, key: str, value: object) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errdefs.InvalidArgument(f"config file {path}: [{key}] must be a table")
     return value

@@ -37,7 +37,9 @@ def test_config_file_keys_then_flags(tmp_path):
 
 @pytest.mark.parametrize("text, complaint", [
     ("root = 3\n", "root must be a string"),
-    ("[debug]\nlevel = \"loud\"\n", "unknown log level"),
+    ("[debug]\nlevel = \"loud\"\n", 'debug.level: unknown log level "loud"'),
+    ("[grpc]\naddress = 3\n", "grpc.address must be a string"),
+    ("grpc = \"/c.sock\"\n", "[grpc] must be a table"),
     ("root = \n", "config file"),
 ])
 def test_bad_config_files(tmp_path, text, complaint):
