@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import errdefs
 
 from ..trace import TraceMiddleware
-from . import containers, errors, exec, images, networks, system, versions, volumes
+from . import archive, containers, errors, exec, images, networks, system, versions, volumes
 
 
 class EngineMiddleware:
@@ -59,7 +59,7 @@ class EngineMiddleware:
 def create_app(daemon) -> FastAPI:
     app = FastAPI(title="pydockerd", docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     app.state.daemon = daemon
-    for module in (system, containers, exec, images, volumes, networks):
+    for module in (system, containers, archive, exec, images, volumes, networks):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(EngineMiddleware)
