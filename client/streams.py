@@ -290,24 +290,32 @@ def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-class SignalProxy:
-    """The Docker CLI's sig-proxy: signals we catch are sent to the container instead of
-    ending us (POST /containers/{id}/kill?signal=NAME)."""
+class Signals:
+    """What the Docker CLI does with signals while a container is attached. With proxy
+    (--sig-proxy), those we catch are sent on to the container (POST kill?signal=NAME);
+    SIGINT and SIGTERM do not end us either way, until the third, which does."""
 
-    def __init__(self, client, container_id: str, enabled: bool = True):
-        self.client, self.container_id, self.enabled = client, container_id, enabled
+    def __init__(self, client, container_id: str, proxy: bool = True):
+        self.client, self.container_id, self.proxy = client, container_id, proxy
+        self.terminations = 0
         self.previous: dict[int, object] = {}
 
-    def _forward(self, signum, frame) -> None:
-        try:
-            self.client.post(f"/containers/{self.container_id}/kill", {"signal": PROXIED_SIGNALS[signum]})
-        except (api.APIError, api.CannotConnect):
-            pass
+    def _caught(self, signum, frame) -> None:
+        if self.proxy:
+            try:
+                self.client.post(f"/containers/{self.container_id}/kill", {"signal": PROXIED_SIGNALS[signum]})
+            except (api.APIError, api.CannotConnect):
+                pass
+        if signum in (_signal.SIGINT, _signal.SIGTERM):
+            self.terminations += 1
+            if self.terminations == 3:
+                sys.stderr.write("\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n")
+                raise SystemExit(1)
 
     def __enter__(self):
-        if self.enabled:
-            for signum in PROXIED_SIGNALS:
-                self.previous[signum] = _signal.signal(signum, self._forward)
+        caught = PROXIED_SIGNALS if self.proxy else (_signal.SIGINT, _signal.SIGTERM)
+        for signum in caught:
+            self.previous[signum] = _signal.signal(signum, self._caught)
         return self
 
     def __exit__(self, *exc_info) -> None:

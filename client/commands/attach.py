@@ -47,7 +47,8 @@ def run(client, args) -> int:
     stdin = not args.no_stdin and bool(container["Config"].get("OpenStdin"))
     waiting = client.request("POST", f"/containers/{container_id}/wait")
     try:
-        with streams.SignalProxy(client, container_id, enabled=("sig_proxy" not in args.given or args.sig_proxy) and not tty):
+        proxy = ("sig_proxy" not in args.given or args.sig_proxy) and not tty
+        with streams.Signals(client, container_id, proxy=proxy):
             params = {"stream": "1", "stdin": "1" if stdin else None, "stdout": "1", "stderr": "1",
                       "detachKeys": args.detach_keys or None}
             conn = streams.hijack(client, f"/containers/{container_id}/attach", params)

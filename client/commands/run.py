@@ -249,9 +249,9 @@ def mount(text: str) -> dict:
             raise ValueError(f"cannot mix '{owner}-*' options with mount type '{spec['Type']}'")
     if "VolumeOptions" in options:
         volume = options["VolumeOptions"]
-        # Go's field order, and an empty Labels map as the CLI always makes one
-        options["VolumeOptions"] = {k: volume[k] for k in ("NoCopy", "Labels", "Subpath", "DriverConfig")
-                                    if volume.get(k)}
+        # in Go's field order; the CLI always makes a driver config, which is sent even empty
+        options["VolumeOptions"] = {k: volume[k] for k in ("NoCopy", "Labels", "Subpath") if volume.get(k)}
+        options["VolumeOptions"]["DriverConfig"] = volume.get("DriverConfig", {})
     ordered = {k: spec[k] for k in ("Type", "Source", "Target", "ReadOnly") if spec.get(k)}
     ordered.update((name, options[name]) for name in ("BindOptions", "VolumeOptions", "TmpfsOptions")
                    if name in options)
@@ -568,13 +568,17 @@ def _unserialisable(value):
 
 
 def encode_json(value) -> bytes:
-    """json.dumps on the C encoder alone: the json package costs more than this command's
-    own start-up (as api.loads does for replies)."""
+    """What Go's json.Encoder writes, which the Docker CLI sends: compact, HTML characters
+    and U+2028/9 escaped, other text as UTF-8, a newline at the end. On the C encoder alone:
+    the json package costs more than this command's own start-up (as api.loads does)."""
     import _json
 
-    encode = _json.make_encoder(None, _unserialisable, _json.encode_basestring_ascii, None, ":", ",",
-                                False, False, True)
-    return "".join(encode(value, 0)).encode()
+    encode = _json.make_encoder(None, _unserialisable, _json.encode_basestring, None, ":", ",", False, False, True)
+    text = "".join(encode(value, 0))
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                          ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return (text + "\n").encode()
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -731,7 +735,7 @@ def run(client, args) -> int:
     tty = body["Tty"]
     stdin, stdout, stderr = body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]
     sig_proxy = "sig_proxy" not in args.given or args.sig_proxy
-    with streams.SignalProxy(client, container_id, sig_proxy):
+    with streams.Signals(client, container_id, proxy=sig_proxy):
         if not stdout and not stderr:
             print(container_id, flush=True)
         conn = None

@@ -48,7 +48,7 @@ def start_attached(client, args) -> int:
     tty = bool(config.get("Tty"))
     stdin = args.interactive and bool(config.get("OpenStdin"))
     auto_remove = bool((container.get("HostConfig") or {}).get("AutoRemove"))
-    with streams.SignalProxy(client, container_id, enabled=not tty):
+    with streams.Signals(client, container_id, proxy=not tty):
         params = {"stream": "1", "stdin": "1" if stdin else None, "stdout": "1", "stderr": "1",
                   "detachKeys": args.detach_keys or None}
         conn = streams.hijack(client, f"/containers/{container_id}/attach", params)

@@ -39,7 +39,7 @@ def body(*argv: str) -> dict:
 
 
 def test_the_body_is_the_docker_clis_byte_for_byte():
-    assert encode_json(body("busybox", "echo", "hi")).decode() == DOCKER_CREATE_BODY
+    assert encode_json(body("busybox", "echo", "hi")).decode() == DOCKER_CREATE_BODY + "\n"
 
 
 def test_every_flag_lands_where_docker_puts_it(monkeypatch):
