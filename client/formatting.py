@@ -203,6 +203,11 @@ class _HeaderRow:
         header = self.headers.get(name, name.upper())
         return lambda *args: header
 
+    @staticmethod
+    def Label(name: str) -> str:
+        """{{.Label "com.example.tier"}} is headed by the label's last part (SubHeaderContext.Label)."""
+        return name.split(".")[-1].replace("-", " ").replace("_", " ")
+
 
 def tabwrite(lines: list[str], minwidth: int = 10, padding: int = 3) -> str:
     """Go's text/tabwriter with (minwidth 10, tabwidth 1, padding 3, ' ', no flags): a cell is
