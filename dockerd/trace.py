@@ -7,7 +7,6 @@ every untraced request after it, the cost is a look through the request's header
 """
 from __future__ import annotations
 
-import contextlib
 import re
 
 from protos import trace
@@ -30,11 +29,6 @@ def tracer():
 def active() -> bool:
     """Whether the code running now works for a traced request."""
     return _tracer is not None and _tracer.active()
-
-
-def span(name: str, **attributes):
-    """A span of pydockerd's own work, if traced."""
-    return tracer().internal_span(name, **attributes) if active() else contextlib.nullcontext()
 
 
 def request_name(method: str, path: str) -> str:
