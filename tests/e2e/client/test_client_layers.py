@@ -3,7 +3,9 @@ and `--trace` (where a command's time goes, hop by hop), on a real pydockerd + p
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -52,6 +54,66 @@ def test_trace_of_run_rm_has_every_hop_nested_in_one_trace(stack):
     # the processes are the stack's own: pyrunc's phases in another process than the shim's
     pyrunc_pids = {span["attributes"].get("pid") for span in spans if span["service"] == "pyrunc create"} - {None}
     assert pyrunc_pids and root["attributes"]["pid"] not in pyrunc_pids
+
+
+@pytest.fixture
+def relay(stack, tmp_path):
+    """A unix socket in front of pydockerd that passes bytes both ways (hijacked streams too)
+    and keeps the head of every request: (its -H host, the heads)."""
+    path = tmp_path / "relay.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(16)
+    heads: list[str] = []
+
+    def pipe(source: socket.socket, sink: socket.socket, keep_head: bool) -> None:
+        head = b""
+        try:
+            while data := source.recv(65536):
+                if keep_head and b"\r\n\r\n" not in head:
+                    head += data
+                    if b"\r\n\r\n" in head:
+                        heads.append(head.partition(b"\r\n\r\n")[0].decode("latin-1"))
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                sink.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            daemon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            daemon.connect(str(stack.socket))
+            threading.Thread(target=pipe, args=(client, daemon, True), daemon=True).start()
+            threading.Thread(target=pipe, args=(daemon, client, False), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"unix://{path}", heads
+    listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+
+
+def trace_headers(head: str) -> set[str]:
+    return {line.partition(":")[0].lower() for line in head.split("\r\n")[1:]} & {"traceparent", "tracestate"}
+
+
+def test_only_a_traced_run_sends_the_trace_context(stack, relay):
+    host, heads = relay
+    done = pydocker(stack, "-H", host, "run", "--rm", "busybox", "true", env={"PYDOCKER_TRACE": "0"})
+    assert done.returncode == 0, done.stderr
+    assert any("/attach" in head for head in heads) and not any(trace_headers(head) for head in heads)
+    heads.clear()
+    done = pydocker(stack, "-H", host, "--trace", "run", "--rm", "busybox", "true")
+    assert done.returncode == 0, done.stderr
+    assert any("/attach" in head for head in heads)
+    assert all(trace_headers(head) == {"traceparent", "tracestate"} for head in heads), heads
 
 
 def test_trace_table_names_every_hop(stack):
