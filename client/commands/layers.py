@@ -155,6 +155,12 @@ def _pid_file(path: str) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
+def _forkserver_socket(process: Process) -> str | None:
+    """The fork server's socket, on the command line of the fork server and of every shim it forked."""
+    words = process.argv[process.argv.index("forkserver") + 1:] if "forkserver" in process.argv else []
+    return words[0] if words else None
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a and b) and os.path.realpath(a) == os.path.realpath(b)
 
@@ -185,7 +191,7 @@ class Stack:
     def pycontainerd_address(self, process: Process) -> str:
         address = process.flag("--address", "-a")
         if address:
-            return os.path.abspath(address)
+            return os.path.join(_cwd(process.pid) or "/", address)
         served = [path for path in self.sockets(process) if not path.endswith(".ttrpc")]
         return served[0] if served else DEFAULT_CONTAINERD
 
@@ -195,10 +201,9 @@ class Stack:
         forkservers, shims = [], []
         for process in self.named(*_SHIMS) + [p for p in self.processes.values()
                                               if p.program.startswith("containerd-shim-") and p.program not in _SHIMS]:
-            if "forkserver" in process.argv:
-                path = process.argv[process.argv.index("forkserver") + 1:][:1]
-                is_server = bool(path) and _pid_file(path[0] + ".pid") == process.pid
-                (forkservers if is_server else shims).append(process)
+            path = _forkserver_socket(process)
+            if path is not None:
+                (forkservers if _pid_file(path + ".pid") == process.pid else shims).append(process)
             elif process.flag("-id", "--id") and process.argv[-1] not in ("start", "delete"):
                 shims.append(process)
         return forkservers, shims
@@ -209,10 +214,8 @@ class Stack:
         address = process.flag("-address", "--address")
         if address:
             return os.path.dirname(os.path.realpath(address.removeprefix("unix://")))
-        if "forkserver" in process.argv:
-            sockets = process.argv[process.argv.index("forkserver") + 1:][:1]
-        else:
-            sockets = self.sockets(process)
+        forkserver = _forkserver_socket(process)
+        sockets = [forkserver] if forkserver is not None else self.sockets(process)
         return os.path.dirname(os.path.dirname(os.path.realpath(sockets[0]))) if sockets else None
 
     def shim_entry(self, shim: Process, names: dict[str, str]) -> dict:
@@ -285,7 +288,7 @@ def collect(host: str, names_of) -> dict:
             entry |= process.describe(stack.now, stack.sockets(process))
         # A fork server's socket is bound under a temporary name, then renamed: the name it
         # serves on is the one on its command line.
-        entry["forkservers"] = [p.describe(stack.now, [p.argv[p.argv.index("forkserver") + 1]]) for p in forkservers
+        entry["forkservers"] = [p.describe(stack.now, [_forkserver_socket(p)]) for p in forkservers
                                 if _same(stack.daemon_directory(p), directory)]
         entry["shims"] = [stack.shim_entry(p, names) for p in shims if _same(stack.daemon_directory(p), directory)]
         daemons.append(entry)
