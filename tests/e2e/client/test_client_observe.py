@@ -16,6 +16,7 @@ import pytest
 
 from tests.fixtures.client import PYDOCKER, both, normalise, same
 from tests.fixtures.images import Dir, File, canonical_json, layer_tar, sha256_digest
+from tests.fixtures.polling import wait_until
 
 pytestmark = pytest.mark.root
 
@@ -292,3 +293,25 @@ def test_the_commands_exist_under_their_management_names(stack):
     sleeper(stack, "web")
     same(stack, "container", "top", "web", "-o", "pid")
     same(stack, "container", "stats", "--no-stream", "--format", "{{.Name}}", "web")
+
+
+def test_live_events_stream_until_ctrl_c(stack):
+    import signal
+
+    listening = api(stack, "/info")["NEventsListener"]
+    follower = subprocess.Popen([PYDOCKER, "events", "-f", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=stack.environment)
+    try:
+        wait_until(lambda: api(stack, "/info")["NEventsListener"] > listening, what="pydocker events to subscribe")
+        stack.docker("volume", "create", "live")
+        assert follower.stdout.readline() == "create live\n"
+        stack.docker("volume", "rm", "live")
+        assert follower.stdout.readline() == "destroy live\n"
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(10) == 130
+        assert follower.stderr.read() == ""
+    finally:
+        follower.kill()
+        follower.wait()
+        follower.stdout.close()
+        follower.stderr.close()
