@@ -9,10 +9,13 @@ no JSON decoder (anything else still goes through json.loads). Times stay bytes.
 
 The logger holds a shared flock on the file while it runs; once the container has exited,
 a reader that can take the lock exclusively knows every byte of output is in the file.
+With max-size the logger rotates the file (json.log.1 is the one before json.log, and so on):
+the whole log is those files oldest first, and a follower goes on into each new json.log.
 """
 from __future__ import annotations
 
 import calendar
+import contextlib
 import fcntl
 import functools
 import json
@@ -114,27 +117,57 @@ def parse(data: bytes) -> list[Entry]:
     return entries
 
 
+def _open_whole(path: str):
+    """The log's files open for reading, oldest first: json.log.N ... json.log.1, json.log.
+    Opened afresh until no rotation completed meanwhile (json.log is the file it named before
+    the rotated ones were opened, and none of those moved away under us): each one's
+    content, read through the open file, then stays what it was at that moment or grows."""
+    directory, name = os.path.split(path)
+    while True:
+        try:
+            before = os.stat(path).st_ino
+        except FileNotFoundError:
+            before = None
+        numbers = []
+        with contextlib.suppress(FileNotFoundError):
+            for other in os.listdir(directory or "."):
+                suffix = other[len(name) + 1:] if other.startswith(name + ".") else ""
+                if suffix.isdigit():
+                    numbers.append(int(suffix))
+        files = []
+        try:
+            for number in sorted(numbers, reverse=True):
+                files.append(open(f"{path}.{number}", "rb", buffering=0))
+            if before is not None:
+                files.append(open(path, "rb", buffering=0))
+                if os.fstat(files[-1].fileno()).st_ino != before:
+                    raise FileNotFoundError(path)
+            return files
+        except FileNotFoundError:
+            for file in files:
+                file.close()
+
+
 class Reader:
-    """Complete lines of the file from an offset on, in chunks."""
+    """Complete lines of a container's log, in chunks. With no offset, the whole log: the
+    rotated files oldest first, then json.log; with one, json.log from that offset.
+    Either way it stays on json.log as the logger rotates it (`offset` is where it is in the
+    file it reads): once the name points to a new file, the rest of the old one is read,
+    then the new one from its start; a file emptied under it (max-file 1) is read again
+    from its start."""
 
-    def __init__(self, path: str, offset: int = 0):
+    def __init__(self, path: str, offset: int | None = None):
         self.path = path
-        self.offset = offset
-        self._file = None
+        self.offset = offset or 0
+        self._whole = offset is None
+        self._files: list = []  # the one being read first; json.log last, once opened
 
-    def read_chunk(self, chunk: int = CHUNK) -> tuple[list[Entry], bool]:
-        """(entries of the complete lines in the next chunk, whether there may be more
-        complete lines after them). A line longer than a chunk is read whole."""
-        if self._file is None:
-            try:
-                self._file = open(self.path, "rb", buffering=0)
-            except FileNotFoundError:
-                return [], False
-        self._file.seek(self.offset)
-        data = self._file.read(chunk)
+    def _read(self, file, chunk: int) -> tuple[list[Entry], bool]:
+        file.seek(self.offset)
+        data = file.read(chunk)
         end = data.rfind(b"\n")
         while end < 0 and len(data) >= chunk:  # one line longer than a chunk: read on to its end
-            more = self._file.read(chunk)
+            more = file.read(chunk)
             if not more:
                 break
             end = more.rfind(b"\n")
@@ -145,6 +178,47 @@ class Reader:
             return [], False
         self.offset += end + 1
         return parse(data[:end + 1]), len(data) >= chunk
+
+    def _move_on(self) -> bool:
+        """Whether there is something else to read now: the file after a rotated one read to
+        its end; json.log once the logger rotated it (the old file is read to its end first:
+        it may have grown since it was last read); the emptied file again from its start."""
+        if len(self._files) > 1:
+            self._files.pop(0).close()
+            self.offset = 0
+            return True
+        current = self._files[0]
+        try:
+            named = os.stat(self.path).st_ino
+            if named != os.fstat(current.fileno()).st_ino:
+                self._files.append(open(self.path, "rb", buffering=0))
+                return True
+        except FileNotFoundError:
+            return False
+        if os.fstat(current.fileno()).st_size < self.offset:
+            self.offset = 0
+            return True
+        return False
+
+    def _open(self) -> bool:
+        if self._whole:
+            self._files = _open_whole(self.path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                self._files = [open(self.path, "rb", buffering=0)]
+        return bool(self._files)
+
+    def read_chunk(self, chunk: int = CHUNK) -> tuple[list[Entry], bool]:
+        """(entries of the complete lines in the next chunk, whether there may be more
+        complete lines after them). A line longer than a chunk is read whole."""
+        if not self._files and not self._open():
+            return [], False
+        while True:
+            entries, more = self._read(self._files[0], chunk)
+            if entries:
+                return entries, more or len(self._files) > 1
+            if not self._move_on():
+                return [], False
 
     def batches(self, chunk: int = CHUNK) -> Iterator[list[Entry]]:
         """The complete lines there are now, a chunk at a time (no empty batches)."""
@@ -160,9 +234,9 @@ class Reader:
         return [entry for batch in self.batches() for entry in batch]
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for file in self._files:
+            file.close()
+        self._files = []
 
 
 def format_entry(entry: Entry, timestamps: bool) -> bytes:
@@ -175,7 +249,11 @@ def follow_batches(path: str, offset: int, finished: Callable[[], bool], *,
                    cancelled: Callable[[], bool] = lambda: False, chunk: int = CHUNK) -> Iterator[list[Entry]]:
     """Batches of entries from offset on, as they are written, until finished() (the
     process exited and its logger is done): then what is left, and the end."""
-    reader = Reader(path, offset)
+    return _follow(Reader(path, offset), finished, cancelled, chunk)
+
+
+def _follow(reader: Reader, finished: Callable[[], bool], cancelled: Callable[[], bool],
+            chunk: int) -> Iterator[list[Entry]]:
     try:
         while True:
             found = False
@@ -232,15 +310,14 @@ def read_log_batches(path: str, *, stdout: bool, stderr: bool, tail: int | None,
             return [(e.stream, e.time + b" " + e.data) for e in entries]
         return [(e.stream, e.data) for e in entries]
 
-    reader = Reader(path)
+    reader = Reader(path) if tail != 0 else Reader(path, _complete_end(path))
+    following = False
     try:
         if tail is not None and tail >= 0:
             kept: deque[Entry] = deque(maxlen=tail)
             if tail:
                 for batch in reader.batches(chunk):
                     kept.extend(select(batch))
-            else:
-                reader.offset = _complete_end(path)
             if kept:
                 yield render(kept)
         else:
@@ -250,12 +327,13 @@ def read_log_batches(path: str, *, stdout: bool, stderr: bool, tail: int | None,
                     yield render(entries)
                 if cancelled():
                     return
-        offset = reader.offset
+        if follow_until is None:
+            return
+        following = True  # on the same reader: it carries on in the file it has reached
     finally:
-        reader.close()
-    if follow_until is None:
-        return
-    for batch in follow_batches(path, offset, follow_until, cancelled=cancelled, chunk=chunk):
+        if not following:
+            reader.close()
+    for batch in _follow(reader, follow_until, cancelled, chunk):
         if until_ns:  # the first entry after until ends the stream
             past = next((i for i, e in enumerate(batch) if time_ns(e.time) > until_ns), None)
             if past is not None:

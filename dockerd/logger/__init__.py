@@ -17,6 +17,9 @@ more arrives for a moment, so a reader following the file (attach, logs -f) sees
 join messages until one ends in a newline. With a terminal there is one stream, stdout.
 The program holds a shared flock on the log file while it runs: pydockerd, once the
 container has exited, takes the lock exclusively to know the output is all in the file.
+With `--max-size` (and `--max-file`) the file rotates as Docker's json-file does: json.log
+is renamed json.log.1 once full (json.log.1 to json.log.2, ...), and `logs` reads them
+oldest first; options.py checks the options pydockerd takes from the user.
 
 Standard library only, and little of it: it runs once per container.
 """

@@ -1,4 +1,5 @@
-"""The pydockerd-logger program (see the package docstring): `pydockerd-logger --log=PATH`."""
+"""The pydockerd-logger program (see the package docstring):
+`pydockerd-logger --log=PATH [--max-size=BYTES] [--max-file=N]`."""
 import fcntl
 import json
 import os
@@ -70,11 +71,70 @@ def parse_args(argv: list[str]) -> dict[str, str]:
     return options
 
 
-def run(log_path: str) -> int:
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    out = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+def open_locked(path: str) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
     # Held until the end: a reader that can lock the file exclusively knows the output is all there.
-    fcntl.flock(out, fcntl.LOCK_SH)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+class LogFile:
+    """json.log, rotated as Docker's json-file rotates it: once it holds max_size bytes, the
+    next entry goes to a fresh json.log, the full one becoming json.log.1 (json.log.1 becoming
+    json.log.2, and so on; the oldest of max_files goes). With max_files 1 the file is emptied.
+
+    `json.log` names a locked file at every moment (readers take its lock to know the logger
+    is done): the full file gets its new name by a link, and the fresh one, locked first,
+    replaces it by a rename."""
+
+    def __init__(self, path: str, max_size: int | None = None, max_files: int = 1):
+        self.path, self.max_size, self.max_files = path, max_size, max_files
+        self.fd = open_locked(path)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, entries: list[bytes]) -> None:
+        if self.max_size is None:
+            write_all(self.fd, b"".join(entries))
+            return
+        pending = []
+        for data in entries:
+            if self.size >= self.max_size:
+                write_all(self.fd, b"".join(pending))
+                pending = []
+                self.rotate()
+            pending.append(data)
+            self.size += len(data)
+        write_all(self.fd, b"".join(pending))
+
+    def rotate(self) -> None:
+        if self.max_files < 2:
+            os.ftruncate(self.fd, 0)
+            self.size = 0
+            return
+        for number in range(self.max_files - 1, 1, -1):
+            try:
+                os.rename(f"{self.path}.{number - 1}", f"{self.path}.{number}")
+            except FileNotFoundError:
+                pass
+        for temporary in (f"{self.path}.rotated", f"{self.path}.fresh"):
+            try:
+                os.unlink(temporary)  # left by a logger killed mid-rotation
+            except FileNotFoundError:
+                pass
+        os.link(self.path, f"{self.path}.rotated")
+        os.rename(f"{self.path}.rotated", f"{self.path}.1")
+        fresh = open_locked(f"{self.path}.fresh")
+        os.rename(f"{self.path}.fresh", self.path)
+        os.close(self.fd)
+        self.fd, self.size = fresh, 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def run(log_path: str, max_size: int | None = None, max_files: int = 1) -> int:
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    out = LogFile(log_path, max_size, max_files)
     streams = {}
     poller = select.poll()
     for fd, name in ((STDOUT_FD, "stdout"), (STDERR_FD, "stderr")):
@@ -94,8 +154,7 @@ def run(log_path: str) -> int:
         ready = poller.poll(PARTIAL_DELAY_MS if waiting else None)
         when = timestamp(time.time_ns())
         if not ready:
-            batch = [line for s in streams.values() for line in s.flush(when)]
-            write_all(out, b"".join(batch))
+            out.write([line for s in streams.values() for line in s.flush(when)])
             continue
         batch = []
         for fd, _ in ready:
@@ -114,8 +173,8 @@ def run(log_path: str) -> int:
                 os.close(fd)
                 del streams[fd]
         if batch:
-            write_all(out, b"".join(batch))
-    os.close(out)
+            out.write(batch)
+    out.close()
     return 0
 
 
@@ -129,7 +188,8 @@ def main() -> int:
     if not log_path:
         print("pydockerd-logger: --log=PATH is required", file=sys.stderr)
         return 2
-    return run(log_path)
+    max_size = int(options["max-size"]) if "max-size" in options else None
+    return run(log_path, max_size, int(options.get("max-file", "1")))
 
 
 if __name__ == "__main__":
