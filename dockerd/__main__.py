@@ -4,20 +4,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import logging
 import os
 import sys
 
 import errdefs
+from protos.sdnotify import Notifier
 
 from . import config as config_module
 from .config import Config
-
-# uvicorn's names for dockerd's log levels.
-_LOG_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning", "error": "error",
-               "fatal": "critical", "panic": "critical"}
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pydockerd", description="A self-sufficient runtime for containers, in Python.")
@@ -26,86 +21,51 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-H", "--host", dest="hosts", action="append", metavar="HOST",
                    help=f"daemon socket(s) to connect to (default {config_module.DEFAULT_HOST})")
     p.add_argument("--containerd", help=f"pycontainerd's socket (default {config_module.DEFAULT_CONTAINERD})")
-    p.add_argument("--data-root",
+    p.add_argument("--data-root", dest="data_root",
                    help=f"root directory of persistent state (default {config_module.DEFAULT_DATA_ROOT})")
-    p.add_argument("--exec-root", help=f"root directory of execution state (default {config_module.DEFAULT_EXEC_ROOT})")
+    p.add_argument("--exec-root", dest="exec_root",
+                   help=f"root directory of execution state (default {config_module.DEFAULT_EXEC_ROOT})")
     p.add_argument("-p", "--pidfile", help="path to use for the daemon PID file")
     p.add_argument("--config-file", help=f"daemon configuration file (default {config_module.DEFAULT_CONFIG_FILE})")
     p.add_argument("-D", "--debug", action="store_const", const=True, help="enable debug mode")
-    p.add_argument("-l", "--log-level", choices=sorted(_LOG_LEVELS), help="logging level (default info)")
+    p.add_argument("-l", "--log-level", dest="log_level", choices=sorted(config_module.LOG_LEVELS),
+                   help="logging level (default info)")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append", metavar="REGISTRY",
                    help="registry reached over plain HTTP or with an unverified certificate")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL",
                    help="preferred registry mirror for docker.io")
-    p.add_argument("--cgroup-parent",
+    p.add_argument("--cgroup-parent", dest="cgroup_parent",
                    help=f"parent cgroup for all containers (default {config_module.DEFAULT_CGROUP_PARENT})")
+    p.add_argument("-G", "--group", help=f"group for the unix socket (default {config_module.DEFAULT_GROUP})")
+    p.add_argument("--tls", action="store_const", const=True, help="use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", action="store_const", const=True,
+                   help="use TLS and verify the remote (clients must show a certificate signed by --tlscacert)")
+    p.add_argument("--tlscacert", help="trust certs signed only by this CA (default ~/.docker/ca.pem)")
+    p.add_argument("--tlscert", help="path to TLS certificate file (default ~/.docker/cert.pem)")
+    p.add_argument("--tlskey", help="path to TLS key file (default ~/.docker/key.pem)")
     return p
 
 
-# daemon.json key → Config field and the JSON type it must have.
-_FILE_KEYS = {
-    "hosts": ("hosts", list),
-    "containerd": ("containerd", str),
-    "data-root": ("data_root", str),
-    "exec-root": ("exec_root", str),
-    "pidfile": ("pidfile", str),
-    "debug": ("debug", bool),
-    "log-level": ("log_level", str),
-    "insecure-registries": ("insecure_registries", list),
-    "registry-mirrors": ("registry_mirrors", list),
-    "cgroup-parent": ("cgroup_parent", str),
-}
-
-
-def _read_file(path: str, explicit: bool) -> dict:
-    try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        if explicit:
-            raise errdefs.NotFound(f"unable to configure the daemon with file {path}: no such file") from None
-        return {}
-    if not text.strip():
-        return {}
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: {e}") from None
-    if not isinstance(values, dict):
-        raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: not a JSON object")
-    unknown = sorted(set(values) - set(_FILE_KEYS))
-    if unknown:
-        raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: the following directives "
-                                      f"don't match any configuration option: {', '.join(unknown)}")
-    for key, value in values.items():
-        kind = _FILE_KEYS[key][1]
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            wanted = "a list of strings" if kind is list else {str: "a string", bool: "a boolean"}[kind]
-            raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: {key} must be {wanted}")
-    if values.get("log-level") is not None and values["log-level"] not in _LOG_LEVELS:
-        levels = ", ".join(sorted(_LOG_LEVELS))
-        raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: "
-                                      f"log-level {values['log-level']!r} is not one of {levels}")
-    return values
-
-
 def load_config(argv: list[str]) -> Config:
-    """Flags merged over daemon.json; a directive in both is an error, as in dockerd."""
+    """Flags merged over daemon.json; a directive in both is an error, as in dockerd. A tcp://
+    host needs --tlsverify: anyone who reaches an unauthenticated one is root here."""
     args = parser().parse_args(argv)
-    path = args.config_file or config_module.DEFAULT_CONFIG_FILE
-    from_file = _read_file(path, explicit=args.config_file is not None)
-    both = [key for key, (name, _) in _FILE_KEYS.items() if key in from_file and getattr(args, name) is not None]
-    if both:
-        details = ", ".join(f"{key}: (from flag: {getattr(args, _FILE_KEYS[key][0])}, from file: {from_file[key]})"
-                            for key in both)
-        raise errdefs.InvalidArgument(f"unable to configure the daemon with file {path}: the following directives "
-                                      f"are specified both as a flag and in the configuration file: {details}")
-    config = Config(config_file=path)
-    for key, (name, _) in _FILE_KEYS.items():
-        value = getattr(args, name) if getattr(args, name) is not None else from_file.get(key)
-        if value is not None:
-            setattr(config, name, value)
+    flags = {key: getattr(args, name) for key, (name, _) in config_module.KEYS.items()
+             if getattr(args, name, None) is not None}
+    if args.config_file is not None:
+        flags["config-file"] = args.config_file
+    config = config_module.build(flags, args.config_file or config_module.DEFAULT_CONFIG_FILE)
+    for host in config.hosts:
+        if host.startswith("tcp://") and not config.verifies_clients:
+            refuse_unauthenticated(host)
     return config
+
+
+def refuse_unauthenticated(host: str) -> None:
+    raise errdefs.InvalidArgument(
+        f"refusing to listen on {host} without TLS client verification: whoever reaches it controls the "
+        "containers, and so this machine; start with --tlsverify, --tlscacert, --tlscert and --tlskey "
+        "(or use a unix socket)")
 
 
 def _write_pidfile(path: str) -> None:
@@ -125,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except errdefs.Error as e:
         print(f"pydockerd: {e}", file=sys.stderr)
         return 1
-    level = "debug" if config.debug else config.log_level
-    logging.basicConfig(level=_LOG_LEVELS[level].upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config_module.apply_log_levels(config)
+    if not config.live_restore:
+        logging.getLogger("pydockerd").warning(config_module.LIVE_RESTORE_ALWAYS_ON)
     # Imported once the command line is known good: --help and its errors stay quick. The
     # collector is off until the daemon serves: the imports (fastapi, pydantic, grpc) make
     # hundreds of thousands of objects that all live, and collecting them only costs time
@@ -136,14 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     from . import server
     from .api import app  # noqa: F401 - the routes, before the listeners are bound
     from .daemon import Daemon
-    from .server import listeners
+    from .server import listeners, tls
 
+    notifier = Notifier.from_environment()
     try:
+        tls_context = tls.server_context(config) if config.uses_tls else None
         os.makedirs(config.data_root, mode=0o710, exist_ok=True)
         os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
         if config.pidfile:
             _write_pidfile(config.pidfile)
-        sockets = listeners.bind(config.hosts)
+        sockets = listeners.bind(config.hosts, group=config.group)
+        if not config.verifies_clients and any(listeners.is_tcp(sock) for sock in sockets):
+            for sock in sockets:
+                sock.close()
+            listeners.cleanup(config.hosts)
+            refuse_unauthenticated("a TCP socket passed by socket activation")
     except (errdefs.Error, OSError) as e:
         print(f"pydockerd: {e}", file=sys.stderr)
         return 1
@@ -152,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon.start()
         gc.freeze()
         gc.enable()
-        server.run(config, daemon, sockets, log_level=_LOG_LEVELS[level])
+        server.run(config, daemon, sockets, tls_context=tls_context, notifier=notifier)
     finally:
         daemon.stop()
         if config.pidfile:

@@ -164,7 +164,7 @@ def info(request: Request) -> dict:
         "OomKillDisable": False,
         "NGoroutines": threading.active_count(),
         "SystemTime": datetime.now(timezone.utc).astimezone().isoformat(),
-        "LoggingDriver": "json-file",
+        "LoggingDriver": config.log_driver,
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": "2" if cgroup_v2 else "1",
         "NEventsListener": daemon.events.listeners,

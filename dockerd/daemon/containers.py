@@ -24,6 +24,7 @@ from pathlib import Path
 
 import errdefs
 
+from ..logger import options as log_options
 from . import filters as F
 from . import logs as logfile
 from . import spec as oci
@@ -179,11 +180,7 @@ class ContainerService:
             if not getattr(self._daemon.networks, "exists", lambda n: False)(network_mode):
                 raise errdefs.NotFound(f"network {network_mode} not found")
         host_config["NetworkMode"] = host_config.get("NetworkMode") or "default"
-        host_config.setdefault("LogConfig", {})
-        log_config = host_config.get("LogConfig") or {}
-        if log_config.get("Type") not in (None, "", "json-file"):
-            raise errdefs.InvalidArgument(f"logging driver {log_config.get('Type')!r} is not supported: use json-file")
-        host_config["LogConfig"] = {"Type": "json-file", "Config": log_config.get("Config") or {}}
+        host_config["LogConfig"] = self._log_config(host_config.get("LogConfig") or {})
         policy = host_config.get("RestartPolicy") or {}
         host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
                                         "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
@@ -236,7 +233,7 @@ class ContainerService:
             container.spec = oci.build(
                 container_id=container_id, config=spec_config, host_config=host_config, args=argv, user=user,
                 hostname=hostname, mounts=mounts, cgroups_path=f"{self.config.cgroup_parent}/{container_id}",
-                host_network=host_network, init_binary=init)
+                host_network=host_network, init_binary=init, default_ulimits=self.config.default_ulimits)
             self.containerd.update_spec(container_id, container.spec)
             container.save()
         except BaseException:
@@ -244,6 +241,32 @@ class ContainerService:
             raise
         self.publish(container, "create")
         return container_id, warnings
+
+    def _log_config(self, requested: dict) -> dict:
+        """The container's log driver and options: the daemon's (log-driver, log-opts) for
+        what it leaves out, as moby merges them, checked with Docker's words."""
+        driver = requested.get("Type") or self.config.log_driver
+        options = dict(requested.get("Config") or {})
+        if driver == self.config.log_driver:
+            options = {**self.config.log_opts, **options}
+        try:
+            log_options.check(driver, options)
+        except ValueError as e:
+            raise errdefs.InvalidArgument(str(e)) from None
+        return {"Type": driver, "Config": options}
+
+    @staticmethod
+    def _log_uri(container: Container) -> str:
+        """Where the task's output goes: pydockerd-logger with the container's json-file
+        options, or nowhere (log driver none)."""
+        log_config = container.host_config.get("LogConfig") or {}
+        if log_config.get("Type") == "none":
+            return ""
+        try:
+            arguments = log_options.check("json-file", log_config.get("Config") or {})
+        except ValueError as e:  # a record from before the options were checked
+            raise errdefs.InvalidArgument(str(e)) from None
+        return f"binary://{logger_binary()}?" + urllib.parse.urlencode({"log": container.log_path, **arguments})
 
     def _validate_host_config(self, host_config: dict) -> None:
         policy = host_config.get("RestartPolicy") or {}
@@ -419,7 +442,7 @@ class ContainerService:
             self._ensure_containerd(container)
             rootfs = self.containerd.mounts(container.id)
             stdin = self._open_stdin(container) if container.config.get("OpenStdin") else ""
-            uri = f"binary://{logger_binary()}?" + urllib.parse.urlencode({"log": container.log_path})
+            uri = self._log_uri(container)
             self.containerd.delete_task(container.id)  # a stopped task left by a crash
             self.containerd.create_task(container.id, rootfs, stdin=stdin, stdout=uri,
                                         stderr="" if container.tty else uri, terminal=container.tty)
@@ -922,6 +945,8 @@ class ContainerService:
              until_ns: int | None, timestamps: bool, cancelled=lambda: False):
         """(container, iterator of (stream, data)); the container is looked up now."""
         container = self.get(ref)
+        if (container.host_config.get("LogConfig") or {}).get("Type") == "none":
+            raise errdefs.NotImplemented("configured logging driver does not support reading")
         if not (stdout or stderr):
             raise errdefs.InvalidArgument("Bad parameters: you must choose at least one stream")
         follow_until = None

@@ -323,9 +323,11 @@ def seccomp_profile(caps: list[str]) -> dict:
 # --- the spec --------------------------------------------------------------------------------
 
 def build(*, container_id: str, config: dict, host_config: dict, args: list[str], user: dict, hostname: str,
-          mounts: list[dict], cgroups_path: str, host_network: bool, init_binary: str | None = None) -> dict:
+          mounts: list[dict], cgroups_path: str, host_network: bool, init_binary: str | None = None,
+          default_ulimits: dict[str, dict] | None = None) -> dict:
     """The whole spec. config/host_config are the container's (image defaults merged in);
-    mounts are the binds, volumes, tmpfs and /etc files, already resolved."""
+    mounts are the binds, volumes, tmpfs and /etc files, already resolved; default_ulimits
+    (daemon.json's, by name) apply to the resources the container sets no ulimit for."""
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config.get("CapAdd"), host_config.get("CapDrop"), privileged)
     env = merge_env([DEFAULT_PATH], [f"HOSTNAME={hostname}"], ["TERM=xterm"] if config.get("Tty") else [],
@@ -346,8 +348,11 @@ def build(*, container_id: str, config: dict, host_config: dict, args: list[str]
     console = host_config.get("ConsoleSize") or [0, 0]
     if config.get("Tty") and len(console) == 2 and console[0] and console[1]:
         process["consoleSize"] = {"height": int(console[0]), "width": int(console[1])}
+    ulimits = host_config.get("Ulimits") or []
+    named = {str(ulimit.get("Name", "")) for ulimit in ulimits}
+    ulimits = [*ulimits, *(limit for name, limit in (default_ulimits or {}).items() if name not in named)]
     rlimits = []
-    for ulimit in host_config.get("Ulimits") or []:
+    for ulimit in ulimits:
         rlimits.append({"type": "RLIMIT_" + str(ulimit.get("Name", "")).upper(), "hard": int(ulimit.get("Hard", 0)),
                         "soft": int(ulimit.get("Soft", 0))})
     if rlimits:

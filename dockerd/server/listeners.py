@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import grp
+import logging
 import os
 import socket
 import stat
@@ -11,18 +13,23 @@ from urllib.parse import urlsplit
 
 import errdefs
 
+from ..config import DEFAULT_GROUP
+
 UNIX_MODE = 0o660
-DEFAULT_TCP_PORT = 2375
+DEFAULT_TCP_PORT = 2376  # dockerd's port for TLS, the only way pydockerd serves TCP
 _SD_LISTEN_FDS_START = 3
 
 
-def bind(hosts: list[str]) -> list[socket.socket]:
-    """A listening socket for each host (fd:// may stand for several). Raises InvalidArgument
-    for a host we cannot parse, AlreadyExists if a unix socket is served by someone else."""
+def bind(hosts: list[str], group: str = "") -> list[socket.socket]:
+    """A listening socket for each host (fd:// may stand for several), a unix socket's file
+    owned by group if one is named. Raises InvalidArgument for a host we cannot parse,
+    AlreadyExists if a unix socket is served by someone else, NotFound for a group that
+    does not exist (but for the default one, as dockerd: then root's group stays)."""
+    gid = _group_id(group) if group else None
     sockets: list[socket.socket] = []
     try:
         for host in hosts:
-            sockets += _bind_one(host)
+            sockets += _bind_one(host, gid)
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -30,10 +37,27 @@ def bind(hosts: list[str]) -> list[socket.socket]:
     return sockets
 
 
-def _bind_one(host: str) -> list[socket.socket]:
+def is_tcp(sock: socket.socket) -> bool:
+    return sock.family in (socket.AF_INET, socket.AF_INET6)
+
+
+def _group_id(group: str) -> int | None:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        pass
+    if group.isdigit():
+        return int(group)
+    if group == DEFAULT_GROUP:
+        logging.getLogger("pydockerd").debug("group %s not found: the API socket keeps root's group", group)
+        return None
+    raise errdefs.NotFound(f"group {group} not found")
+
+
+def _bind_one(host: str, gid: int | None) -> list[socket.socket]:
     scheme, _, rest = host.partition("://")
     if scheme == "unix" and rest:
-        return [_unix(rest)]
+        return [_unix(rest, gid)]
     if scheme == "tcp":
         return [_tcp(rest)]
     if scheme == "fd":
@@ -41,13 +65,15 @@ def _bind_one(host: str) -> list[socket.socket]:
     raise errdefs.InvalidArgument(f"invalid host {host!r}: expected unix:///path, tcp://host:port, fd:// or fd://N")
 
 
-def _unix(path: str) -> socket.socket:
+def _unix(path: str, gid: int | None) -> socket.socket:
     _remove_stale(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
         os.chmod(path, UNIX_MODE)
+        if gid is not None:
+            os.chown(path, -1, gid)
         sock.listen(1024)
     except BaseException:
         sock.close()
