@@ -12,8 +12,13 @@ Usage:  pydocker [OPTIONS] COMMAND
 A self-sufficient runtime for containers, rebuilt in Python
 
 Options:
-  -H, --host string   Daemon socket to connect to
-      --trace         Show where the command's time goes, layer by layer (or PYDOCKER_TRACE=1)
+  -H, --host string       Daemon socket to connect to
+      --tls               Use TLS; implied by --tlsverify
+      --tlscacert string  Trust certs signed only by this CA (default "~/.docker/ca.pem")
+      --tlscert string    Path to TLS certificate file (default "~/.docker/cert.pem")
+      --tlskey string     Path to TLS key file (default "~/.docker/key.pem")
+      --tlsverify         Use TLS and verify the remote
+      --trace             Show where the command's time goes, layer by layer (or PYDOCKER_TRACE=1)
 
 {commands}
 Run 'pydocker COMMAND --help' for more information on a command.
@@ -28,15 +33,33 @@ class CommandError(Exception):
         self.status = status
 
 
-def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
-    """(-H's host, --trace, the command and its arguments)."""
+TLS_SWITCHES = ("--tls", "--tlsverify")
+TLS_FILES = ("--tlscacert", "--tlscert", "--tlskey")
+
+
+def _split_globals(argv: list[str]) -> tuple[str | None, bool, dict[str, str | bool], list[str]]:
+    """(-H's host, --trace, the TLS flags given by name without dashes, the command and its
+    arguments)."""
     host = None
     traced = False
+    tls: dict[str, str | bool] = {}
     i = 0
     while i < len(argv):
         arg = argv[i]
+        name, equals, value = arg.partition("=")
         if arg == "--trace":
             traced = True
+            i += 1
+        elif name in TLS_SWITCHES:
+            tls[name[2:]] = value.lower() not in ("false", "0") if equals else True
+            i += 1
+        elif name in TLS_FILES:
+            if not equals:
+                if i + 1 >= len(argv):
+                    raise CommandError(f"flag needs an argument: {arg}\nSee 'pydocker --help'.", 125)
+                value = argv[i + 1]
+                i += 1
+            tls[name[2:]] = value
             i += 1
         elif arg in ("-H", "--host"):
             if i + 1 >= len(argv):
@@ -51,7 +74,7 @@ def _split_globals(argv: list[str]) -> tuple[str | None, bool, list[str]]:
             i += 1
         else:
             break
-    return host, traced, argv[i:]
+    return host, traced, tls, argv[i:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     tracing = None
     try:
-        host, traced, rest = _split_globals(argv)
+        host, traced, tls, rest = _split_globals(argv)
         if not rest or rest[0] in ("-h", "--help", "help"):
             sys.stdout.write(USAGE.format(commands=commands.summary()))
             return 0
-        client = api.Client(host)
+        client = api.Client(host, api.TLS.from_flags(tls))
         if how := _trace_output(traced):
             from client import trace
 

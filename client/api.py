@@ -52,8 +52,43 @@ class APIError(Exception):
 
 
 class CannotConnect(Exception):
-    def __init__(self, host: str):
-        super().__init__(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+    def __init__(self, host: str, reason: str = ""):
+        super().__init__(f"error during connect: {host}: {reason}" if reason else
+                         f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+
+
+class TLS:
+    """The Docker CLI's TLS settings: the CA the daemon's certificate must be signed by (with
+    verify), and our certificate and key, if we have them."""
+
+    def __init__(self, ca: str, cert: str | None, key: str | None, verify: bool):
+        self.ca, self.cert, self.key, self.verify = ca, cert, key, verify
+        self._context = None
+
+    @classmethod
+    def from_flags(cls, flags: dict[str, str | bool]) -> "TLS | None":
+        """From --tls, --tlsverify, --tlscacert, --tlscert, --tlskey and the environment, as
+        the Docker CLI: DOCKER_TLS_VERIFY (or DOCKER_TLS) set means TLS; the files default
+        to ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH (else the config directory),
+        the certificate and key only if they are there. None: no TLS."""
+        verify = bool(flags.get("tlsverify") or os.environ.get("DOCKER_TLS_VERIFY"))
+        if not (verify or flags.get("tls") or os.environ.get("DOCKER_TLS")):
+            return None
+        directory = (os.environ.get("DOCKER_CERT_PATH") or os.environ.get("DOCKER_CONFIG")
+                     or os.path.join(os.path.expanduser("~"), ".docker"))
+
+        def default(name: str) -> str | None:
+            path = os.path.join(directory, name)
+            return path if os.path.exists(path) else None
+        return cls(flags.get("tlscacert") or os.path.join(directory, "ca.pem"),
+                   flags.get("tlscert") or default("cert.pem"), flags.get("tlskey") or default("key.pem"), verify)
+
+    def wrap(self, sock, server_hostname: str):
+        from client import tls
+
+        if self._context is None:
+            self._context = tls.context(self.ca, self.cert, self.key, self.verify)
+        return tls.TLSSocket(sock, self._context, server_hostname)
 
 
 class Response:
@@ -129,8 +164,9 @@ class Response:
 
 
 class Client:
-    def __init__(self, host: str | None = None):
+    def __init__(self, host: str | None = None, tls: "TLS | None" = None):
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        self.tls = tls  # used on TCP only, as the Docker CLI's
         # sent with every request (the trace context of `--trace`, for one)
         self.headers: dict[str, str] = {}
 
@@ -143,17 +179,31 @@ class Client:
                 except OSError:
                     sock.close()
                     raise
-            elif self.host.startswith(("tcp://", "http://")):
+            elif self.host.startswith(("tcp://", "http://", "https://")):
                 import socket
 
                 address = self.host.split("://", 1)[1].rstrip("/")
-                name, _, port = address.rpartition(":")
-                sock = socket.create_connection((name.strip("[]"), int(port or 2375)))
+                name, colon, port = address.rpartition(":")
+                if not colon:
+                    name, port = address, ""
+                name = name.strip("[]")
+                sock = socket.create_connection((name, int(port or (2376 if self.tls else 2375))))
+                if self.tls is not None:
+                    sock = self._secure(sock, name)
             else:
                 raise CannotConnect(self.host)
         except OSError:
             raise CannotConnect(self.host) from None
         return sock
+
+    def _secure(self, sock, name: str):
+        from client import tls
+
+        try:
+            return self.tls.wrap(sock, name)
+        except (tls.TLSError, OSError) as e:  # ssl's errors are OSErrors: the reason matters here
+            sock.close()
+            raise CannotConnect(self.host, str(e)) from None
 
     def request(self, method: str, path: str, params: dict | None = None, body=None,
                 headers: dict[str, str] | None = None, versioned: bool = True) -> Response:

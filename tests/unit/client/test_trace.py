@@ -63,8 +63,8 @@ def test_other_vendors_entries_and_a_future_version_are_kept():
 
 
 def test_trace_is_a_global_flag():
-    assert _split_globals(["--trace", "-H", "unix:///x", "run", "--trace"]) == ("unix:///x", True, ["run", "--trace"])
-    assert _split_globals(["ps"]) == (None, False, ["ps"])
+    assert _split_globals(["--trace", "-H", "unix:///x", "run", "--trace"]) == ("unix:///x", True, {}, ["run", "--trace"])
+    assert _split_globals(["ps"]) == (None, False, {}, ["ps"])
 
 
 # --- what goes over the wire -------------------------------------------------------------------
