@@ -142,7 +142,7 @@ def sighup_and_wait(stack) -> None:
 
 # --- the service manager's notifications --------------------------------------------------
 
-def test_pycontainerd_notifies_ready_and_stopping_on_an_abstract_socket(tmp_path, stack):
+def test_pycontainerd_notifies_ready_and_stopping_on_an_abstract_socket():
     notify = NotifySocket(f"@pydocker-test-notify-{os.getpid()}")
     work = Path(tempfile.mkdtemp(prefix="pydocker-pcd-"))
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")} | {"NOTIFY_SOCKET": notify.address}
@@ -187,8 +187,7 @@ def test_sighup_reloads_mirrors_and_keeps_streams_and_containers(ops):
         ops.config_file.write_text(json.dumps({**ops.daemon_json, "registry-mirrors": [mirror, ops.mirror],
                                                "log-level": "warn", "log-opts": {"max-file": "5"}}))
         sighup_and_wait(ops)
-        registry = info(ops)["RegistryConfig"]
-        assert registry["Mirrors"] == [mirror + "/", ops.mirror + "/"] or registry["Mirrors"] == [mirror, ops.mirror]
+        assert info(ops)["RegistryConfig"]["Mirrors"] == [mirror, ops.mirror]
         log = ops.log_tail(20000)
         assert "reloaded registry-mirrors" in log and "reloaded log-level" in log
         assert "log-opts changed in" in log and "takes effect when pydockerd restarts" in log
