@@ -1,11 +1,15 @@
-"""docker pull: POST /images/create, the JSON message stream printed as the CLI does when
-stdout is not a terminal (messages with numeric progress are skipped)."""
+"""docker pull: POST /images/create, the JSON message stream shown as the CLI shows it
+(client/progress.py: per-layer lines redrawn in place on a terminal, plain lines otherwise).
+
+Also what push and run share with pull: reference normalisation and the X-Registry-Auth
+header, from the "auths" of the CLI's config.json (basic credentials; no credential helpers)."""
 from __future__ import annotations
 
 import sys
 
 from client.commands import parser as make_parser
-from client import api
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"  # the config file's key for docker.io's credentials
 
 
 def parser(name):
@@ -40,45 +44,55 @@ def normalise(ref: str) -> tuple[str, str, str, bool]:
     return full, digest or tag, shown, defaulted
 
 
-def stream_messages(response):
-    import json
+def registry_auth(full_name: str) -> str:
+    """X-Registry-Auth for the repository's registry: URL-safe base64 of the credentials the
+    config file's "auths" hold for it (docker's EncodeAuthConfig), of {} when it holds none."""
+    import base64
+    import os
 
-    decoder = json.JSONDecoder()
-    buffer = ""
-    while True:
-        data = response.read_some()
-        if not data:
-            break
-        buffer += data.decode(errors="replace")
-        while True:
-            buffer = buffer.lstrip()
-            if not buffer:
-                break
-            try:
-                message, end = decoder.raw_decode(buffer)
-            except ValueError:
-                break
-            buffer = buffer[end:]
-            yield message
+    from client import api
+
+    domain = full_name.split("/", 1)[0]
+    key = DOCKER_HUB_KEY if domain == "docker.io" else domain
+    directory = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    credentials = {}
+    try:
+        with open(os.path.join(directory, "config.json"), "rb") as file:
+            auths = (api.loads(file.read()) or {}).get("auths") or {}
+    except (OSError, ValueError):
+        auths = {}
+    entry = auths.get(key) or next((value for name, value in auths.items() if _hostname(name) == key), None)
+    if entry:
+        user, _, password = base64.b64decode(entry.get("auth") or "").decode(errors="replace").partition(":")
+        credentials = {"username": user or entry.get("username"), "password": password or entry.get("password"),
+                       "serveraddress": key, "identitytoken": entry.get("identitytoken"),
+                       "registrytoken": entry.get("registrytoken")}
+    from _json import encode_basestring_ascii as quoted  # the json package's C encoder, without the package
+
+    encoded = "{" + ",".join(f'"{name}":{quoted(value)}' for name, value in credentials.items() if value) + "}"
+    return base64.urlsafe_b64encode(encoded.encode()).decode()
+
+
+def _hostname(key: str) -> str:
+    """registry.ConvertToHostname: an old-style key (https://host/v1/) as its host."""
+    return key.removeprefix("http://").removeprefix("https://").split("/", 1)[0]
 
 
 def print_stream(response, out, quiet: bool = False) -> None:
+    """The reply's messages on out (nothing when quiet); an error message as docker's error."""
+    from client import progress
     from client.__main__ import CommandError
 
-    for message in stream_messages(response):
-        if message.get("errorDetail"):
-            raise CommandError(message["errorDetail"].get("message", ""), 1)
-        if quiet or "aux" in message:
-            continue
-        detail = message.get("progressDetail") or {}
-        if detail.get("current") or detail.get("total"):
-            continue
-        status = message.get("status", "")
-        if message.get("id"):
-            out.write(f"{message['id']}: {status}\n")
+    try:
+        if quiet:
+            import os
+
+            with open(os.devnull, "w") as nowhere:
+                progress.display(progress.messages(response), nowhere, False)
         else:
-            out.write(f"{status}\n")
-        out.flush()
+            progress.display(progress.messages(response), out, out.isatty())
+    except progress.StreamError as error:
+        raise CommandError(str(error), 1) from None
 
 
 def run(client, args) -> int:
@@ -87,11 +101,10 @@ def run(client, args) -> int:
         print("Using default tag: latest", flush=True)
     params = {"fromImage": full, "tag": None if args.all_tags else tag, "platform": args.platform}
     response = client.request("POST", "/images/create", params, body=b"",
-                              headers={"X-Registry-Auth": "e30="})
+                              headers={"X-Registry-Auth": registry_auth(full)})
     try:
         print_stream(response, sys.stdout, args.quiet)
     finally:
         response.close()
-    print(full.removeprefix("") if args.all_tags else
-          (f"{full}@{tag}" if tag.startswith("sha256:") else f"{full}:{tag}"), flush=True)
+    print(full if args.all_tags else (f"{full}@{tag}" if tag.startswith("sha256:") else f"{full}:{tag}"), flush=True)
     return 0
