@@ -40,9 +40,11 @@ class FlagParser(Parser):
         end, given = self._scan(argv)
         flags, arguments = argv[:end], argv[end:]
         if "-h" in self.flags:  # run's -h is --hostname; only --help asks for help
+            if flags[-1:] == ["-h"]:
+                self._fail("flag needs an argument: 'h' in -h")
             flags = ["--hostname" if arg == "-h" else arg for arg in flags]
-        if not self.interspersed:
-            arguments = ["--"] + arguments[1 if arguments[:1] == ["--"] else 0:]
+        if not self.interspersed and arguments:  # "--": what follows is not for the parser
+            arguments = ["--"] + arguments[1 if arguments[0] == "--" else 0:]
         args = super().parse_args(flags + arguments)
         args.given = given
         return args
@@ -587,8 +589,7 @@ def parser(name):
     run = name == "run"
     usage = f"docker {name} [OPTIONS] IMAGE [COMMAND] [ARG...]"
     summary = "Create and run a new container from an image" if run else "Create a new container"
-    p = FlagParser(f"pydocker {name}", usage.replace("docker ", "pydocker ", 1), summary,
-                         "at least 1 argument")
+    p = FlagParser(f"pydocker {name}", usage.replace("docker ", "pydocker ", 1), summary, "at least 1 argument")
     p.add_argument("arguments", nargs="+")
     if run:
         p.add_argument("-d", "--detach", action="store_true")
@@ -717,8 +718,7 @@ def run(client, args) -> int:
         print(create(client, args, body), flush=True)
         return 0
 
-    detach = args.detach
-    if detach:
+    if args.detach:
         if args.attach:
             raise CommandError("conflicting options: cannot specify both --attach and --detach", 1)
         body.update(AttachStdin=False, AttachStdout=False, AttachStderr=False, StdinOnce=False)
@@ -732,43 +732,59 @@ def run(client, args) -> int:
     except CommandError as error:  # the pull's own error, from its message stream
         raise _usage_error("run", str(error)) from None
 
-    tty = body["Tty"]
     stdin, stdout, stderr = body["AttachStdin"], body["AttachStdout"], body["AttachStderr"]
-    sig_proxy = "sig_proxy" not in args.given or args.sig_proxy
-    with streams.Signals(client, container_id, proxy=sig_proxy):
+    with streams.Signals(client, container_id, proxy="sig_proxy" not in args.given or args.sig_proxy):
         if not stdout and not stderr:
             print(container_id, flush=True)
-        conn = None
-        if stdin or stdout or stderr:
-            params = {"stream": "1", "stdin": "1" if stdin else None, "stdout": "1" if stdout else None,
-                      "stderr": "1" if stderr else None, "detachKeys": args.detach_keys or None}
-            conn = streams.hijack(client, f"/containers/{container_id}/attach", params)
-        condition = "removed" if args.rm else "next-exit"
+        try:
+            status = start_attached(client, container_id, tty=body["Tty"], stdin=stdin, stdout=stdout,
+                                    stderr=stderr, detach_keys=args.detach_keys, auto_remove=args.rm)
+        except api.APIError as error:
+            print(f"pydocker: Error response from daemon: {error.message}\n\n"
+                  f"Run 'pydocker run --help' for more information", file=sys.stderr, flush=True)
+            return start_failure_status(error.message)
+    return status or 0
+
+
+def start_attached(client, container_id: str, *, tty: bool, stdin: bool, stdout: bool, stderr: bool,
+                   detach_keys: str, auto_remove: bool) -> int | None:
+    """docker's order for run and start -a: attach (to what is asked for), wait for the next
+    exit (or the removal), start, then our terminal on the container's streams until its
+    output ends. The container's exit status; None when there is none to wait for (the user
+    detached, or no output was attached). A failed start raises its APIError, once the
+    terminal is restored (and an automatic removal done)."""
+    from client import streams
+
+    conn = None
+    if stdin or stdout or stderr:
+        params = {"stream": "1", "stdin": "1" if stdin else None, "stdout": "1" if stdout else None,
+                  "stderr": "1" if stderr else None, "detachKeys": detach_keys or None}
+        conn = streams.hijack(client, f"/containers/{container_id}/attach", params)
+    try:
+        condition = "removed" if auto_remove else "next-exit"
         waiting = client.request("POST", f"/containers/{container_id}/wait", {"condition": condition})
         try:
             with streams.RawTerminal(tty and stdin) as terminal:
                 try:
                     client.post(f"/containers/{container_id}/start")
-                except api.APIError as error:
+                except api.APIError:
                     terminal.restore()
-                    if conn is not None:
-                        conn.close()
-                    if args.rm:  # the removal is waited for, and its error logged, before this is said
+                    if auto_remove:  # the removal is waited for, its error logged, before the start's is said
                         _exit_status(waiting)
-                    print(f"pydocker: Error response from daemon: {error.message}\n\n"
-                          f"Run 'pydocker run --help' for more information", file=sys.stderr, flush=True)
-                    return start_failure_status(error.message)
+                    raise
                 if conn is None:
-                    return 0
+                    return None
                 with streams.WindowSize(client, f"/containers/{container_id}", enabled=tty and os.isatty(1)):
                     detached = streams.copy(conn, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr,
-                                            detach_keys=streams.detach_keys(args.detach_keys))
-            conn.close()
-            if detached or (not stdout and not stderr):
-                return 0
+                                            detach_keys=streams.detach_keys(detach_keys))
+            if detached or not (stdout or stderr):  # with no output attached, docker does not wait
+                return None
             return _exit_status(waiting)
         finally:
             waiting.close()
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def _exit_status(waiting) -> int:

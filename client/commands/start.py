@@ -39,42 +39,15 @@ def run(client, args) -> int:
 
 
 def start_attached(client, args) -> int:
-    import os
-
     from client import streams
+    from client.commands import run
 
     container = client.get_json(f"/containers/{api.q(args.containers[0])}/json")
     container_id, config = container["Id"], container.get("Config") or {}
     tty = bool(config.get("Tty"))
-    stdin = args.interactive and bool(config.get("OpenStdin"))
-    auto_remove = bool((container.get("HostConfig") or {}).get("AutoRemove"))
     with streams.Signals(client, container_id, proxy=not tty):
-        params = {"stream": "1", "stdin": "1" if stdin else None, "stdout": "1", "stderr": "1",
-                  "detachKeys": args.detach_keys or None}
-        conn = streams.hijack(client, f"/containers/{container_id}/attach", params)
-        try:
-            condition = "removed" if auto_remove else "next-exit"
-            waiting = client.request("POST", f"/containers/{container_id}/wait", {"condition": condition})
-            try:
-                with streams.RawTerminal(tty and stdin) as terminal:
-                    try:
-                        client.post(f"/containers/{container_id}/start")
-                    except api.APIError:
-                        terminal.restore()
-                        if auto_remove:
-                            waiting.read()
-                        raise
-                    with streams.WindowSize(client, f"/containers/{container_id}", enabled=tty and os.isatty(1)):
-                        detached = streams.copy(conn, tty=tty, stdin=stdin, stdout=True, stderr=True,
-                                                detach_keys=streams.detach_keys(args.detach_keys))
-                if detached:
-                    return 0
-                reply = waiting.json() or {}
-            finally:
-                waiting.close()
-        finally:
-            conn.close()
-    if (reply.get("Error") or {}).get("Message"):
-        streams.logrus("error", f"Error waiting for container: {reply['Error']['Message']}")
-        return 125
-    return reply.get("StatusCode", 0)
+        status = run.start_attached(client, container_id, tty=tty,
+                                    stdin=args.interactive and bool(config.get("OpenStdin")), stdout=True,
+                                    stderr=True, detach_keys=args.detach_keys,
+                                    auto_remove=bool((container.get("HostConfig") or {}).get("AutoRemove")))
+    return status or 0

@@ -112,6 +112,7 @@ def test_daemon_and_usage_errors_are_125(stack):
                  ["nosuchrepo/nosuchimage:1"], ["--pull", "never", "nosuchimage:1"]):
         assert alike(stack, "run", *args).returncode == 125
     assert alike(stack, "run").returncode == 1
+    assert alike(stack, "run", "-h").returncode == 125  # -h is --hostname here, not help
     assert alike(stack, "create", "--name", "taken", "busybox").returncode == 1
 
 

@@ -146,6 +146,20 @@ def test_bad_flag_values_are_usage_errors(argv, message):
                                 f"Run 'pydocker run --help' for more information")
 
 
+@pytest.mark.parametrize("argv, status, first_line", [
+    (["run", "-h"], 125, "flag needs an argument: 'h' in -h"),
+    (["run", "--name"], 125, "flag needs an argument: --name"),
+    (["run", "--bogus", "busybox"], 125, "unknown flag: --bogus"),
+    (["run"], 1, "pydocker: 'pydocker run' requires at least 1 argument"),
+    (["exec", "box"], 1, "pydocker: 'pydocker exec' requires at least 2 arguments"),
+    (["attach", "a", "b"], 1, "pydocker: 'pydocker attach' requires 1 argument"),
+])
+def test_usage_errors(argv, status, first_line):
+    with pytest.raises(CommandError) as error:
+        load(argv)
+    assert (error.value.status, str(error.value).splitlines()[0]) == (status, first_line)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--restart", "always", "--rm"], "conflicting options: cannot specify both --restart and --rm"),
     (["--restart", ":1"], "invalid restart policy format: no policy provided before colon"),
