@@ -31,7 +31,7 @@ def normalise(ref: str) -> tuple[str, str, str, bool]:
     if not sep or "/" in tag:
         repo, tag = name, ""
     first = repo.split("/", 1)[0]
-    if "/" not in repo or not ("." in first or ":" in first or first == "localhost"):
+    if "/" not in repo or not ("." in first or ":" in first or first == "localhost" or first.lower() != first):
         full = ("docker.io/" + ("library/" if "/" not in repo else "") + repo)
     else:
         full = repo
@@ -42,6 +42,88 @@ def normalise(ref: str) -> tuple[str, str, str, bool]:
         repo.removeprefix("docker.io/").removeprefix("library/")
     shown = familiar + (f"@{digest}" if digest else f":{tag}")
     return full, digest or tag, shown, defaulted
+
+
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ALNUM = _LOWER_ALNUM | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WORD = _ALNUM | {"_"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def check_reference(ref: str) -> None:
+    """reference.ParseNormalizedNamed's verdict, in its words (by hand: re costs `pull` its start-up)."""
+    from client.__main__ import CommandError
+
+    if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref):
+        raise CommandError(f"invalid repository name ({ref}), cannot specify 64-byte hexadecimal strings", 1)
+    first, slash, rest = ref.partition("/")
+    if not slash or (not any(c in first for c in ".:") and first != "localhost" and first.lower() == first):
+        domain, remainder = "docker.io", ref
+    else:
+        domain, remainder = first, rest
+    if domain == "docker.io" and "/" not in remainder:
+        remainder = "library/" + remainder
+    remote = remainder.partition(":")[0]
+    if remote.lower() != remote:
+        raise CommandError(f"invalid reference format: repository name ({remote}) must be lowercase", 1)
+    name_tag, at, digest = remainder.partition("@")
+    name, colon, tag = name_tag.partition(":")
+    if not (_domain(domain) and all(_path_component(c) for c in name.split("/"))
+            and (not colon or _tag(tag)) and (not at or _digest(digest))):
+        raise CommandError("invalid reference format", 1)
+    if len(domain) + 1 + len(name) > 255:
+        raise CommandError("repository name must not be more than 255 characters", 1)
+
+
+def _path_component(text: str) -> bool:
+    """Runs of [a-z0-9] joined by one ".", "_", "__" or a run of "-"."""
+    i, n = 0, len(text)
+    while True:
+        start = i
+        while i < n and text[i] in _LOWER_ALNUM:
+            i += 1
+        if i == start:
+            return False
+        if i == n:
+            return True
+        if text[i] == ".":
+            i += 1
+        elif text[i] == "_":
+            i += 2 if text[i + 1:i + 2] == "_" else 1
+        elif text[i] == "-":
+            while i < n and text[i] == "-":
+                i += 1
+        else:
+            return False
+
+
+def _domain(text: str) -> bool:
+    """A host name or an [IPv6 address], then perhaps :port."""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not (bracket and host and all(c in _HEX or c == ":" for c in host)):
+            return False
+    else:
+        host = text.partition(":")[0]
+        rest = text[len(host):]
+        if not all(label and label[0] != "-" and label[-1] != "-" and all(c in _ALNUM or c == "-" for c in label)
+                   for label in host.split(".")):
+            return False
+    return rest == "" or (rest[0] == ":" and rest[1:].isascii() and rest[1:].isdigit())
+
+
+def _tag(text: str) -> bool:
+    return 0 < len(text) <= 128 and text[0] in _WORD and all(c in _WORD or c in ".-" for c in text)
+
+
+def _digest(text: str) -> bool:
+    algorithm, colon, encoded = text.partition(":")
+    pieces = algorithm
+    for separator in "-_+.":
+        pieces = pieces.replace(separator, " ")
+    return (bool(colon) and len(encoded) >= 32 and all(c in _HEX for c in encoded)
+            and all(piece and piece[0] in _ALNUM and not piece[0].isdigit() and all(c in _ALNUM for c in piece)
+                    for piece in pieces.split(" ")))
 
 
 def registry_auth(full_name: str) -> str:
@@ -96,7 +178,12 @@ def print_stream(response, out, quiet: bool = False) -> None:
 
 
 def run(client, args) -> int:
+    from client.__main__ import CommandError
+
+    check_reference(args.image)
     full, tag, shown, defaulted = normalise(args.image)
+    if args.all_tags and not defaulted:
+        raise CommandError("tag can't be used with --all-tags/-a", 1)
     if defaulted and not args.all_tags and not args.quiet:
         print("Using default tag: latest", flush=True)
     params = {"fromImage": full, "tag": None if args.all_tags else tag, "platform": args.platform}
