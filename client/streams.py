@@ -97,22 +97,30 @@ class _Demultiplexer:
         self.buffer = b""
 
     def feed(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= 8:
-            kind, size = self.buffer[0], int.from_bytes(self.buffer[4:8], "big")
-            if len(self.buffer) < 8 + size:
-                return
-            payload, self.buffer = self.buffer[8:8 + size], self.buffer[8 + size:]
-            if kind == 3:
-                from client.__main__ import CommandError
-
-                raise CommandError(f"error from daemon in stream: {payload.decode(errors='replace')}", 1)
+        buffer = self.buffer + data if self.buffer else data
+        position, pending, pending_fd = 0, [], None
+        while len(buffer) - position >= 8:
+            kind, size = buffer[position], int.from_bytes(buffer[position + 4:position + 8], "big")
+            end = position + 8 + size
+            if len(buffer) < end:
+                break
             if kind not in self.fds:
                 from client.__main__ import CommandError
 
-                raise CommandError(f"Unrecognized input header: {kind}", 1)
-            if self.fds[kind] is not None:
-                write_all(self.fds[kind], payload)
+                message = (f"error from daemon in stream: {buffer[position + 8:end].decode(errors='replace')}"
+                           if kind == 3 else f"Unrecognized input header: {kind}")
+                raise CommandError(message, 1)
+            fd = self.fds[kind]
+            if fd != pending_fd and pending:  # consecutive frames of one stream go out in one write
+                write_all(pending_fd, b"".join(pending))
+                pending = []
+            if fd is not None:
+                pending.append(buffer[position + 8:end])
+                pending_fd = fd
+            position = end
+        if pending:
+            write_all(pending_fd, b"".join(pending))
+        self.buffer = buffer[position:]
 
 
 class _EscapeDetector:
