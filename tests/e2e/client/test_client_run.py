@@ -38,7 +38,8 @@ def alike(stack, *args, input=None, racy_log=False):
     depends on which of its goroutines is first (pydocker, having none, never says it)."""
     docker, ours = both(stack, *args, input=input)
     theirs = _RACY_WAIT_LOG.sub("", docker.stderr) if racy_log else docker.stderr
-    assert (ours.returncode, ours.stdout, as_docker(ours.stderr)) == (docker.returncode, docker.stdout, as_docker(theirs))
+    assert (ours.returncode, ours.stdout, as_docker(ours.stderr)) == \
+        (docker.returncode, docker.stdout, as_docker(theirs))
     return ours
 
 
@@ -122,7 +123,8 @@ def test_a_missing_image_is_pulled(stack):
     stack.docker("rmi", "busybox")
     ours = pydocker(stack, "run", "--rm", "busybox", "echo", "pulled")
     assert (ours.returncode, ours.stdout, ours.stderr) == (0, docker.stdout, docker.stderr)
-    assert ours.stderr.startswith("Unable to find image 'busybox:latest' locally\nlatest: Pulling from library/busybox\n")
+    assert ours.stderr.startswith("Unable to find image 'busybox:latest' locally\n"
+                                  "latest: Pulling from library/busybox\n")
     stack.docker("rmi", "busybox")
     ours = pydocker(stack, "create", "-q", "--name", "quiet", "busybox")
     assert (ours.returncode, ours.stderr) == (0, "") and re.fullmatch(r"[0-9a-f]{64}\n", ours.stdout)
