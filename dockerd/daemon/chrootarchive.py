@@ -432,14 +432,14 @@ def _untar(stream, dest: str, owner: tuple[int, int] | None, no_overwrite: bool)
     directories = []
     for member in archive:
         name = go_clean(member.name)
-        if not member.isdir():
-            parent = go_join(dest, posixpath.dirname(name))
-            if not os.path.lexists(parent):
-                os.makedirs(parent, 0o755)
         target = go_join(dest, name)
         relative = posixpath.relpath(target, dest)
         if relative == ".." or relative.startswith("../"):
             raise _Failure(SYSTEM, f"{_quote(name)} is outside of {_quote(dest)}")
+        if not member.isdir():
+            parent = posixpath.dirname(target)
+            if not os.path.lexists(parent):
+                os.makedirs(parent, 0o755)
         try:
             existing = os.lstat(target)
         except FileNotFoundError:
