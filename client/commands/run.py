@@ -657,7 +657,7 @@ def _pull(client, image: str, quiet: bool) -> None:
 
     full, tag, _, _ = pull.normalise(image)
     response = client.request("POST", "/images/create", {"fromImage": full, "tag": tag}, body=b"",
-                              headers={"X-Registry-Auth": "e30="})
+                              headers={"X-Registry-Auth": pull.registry_auth(full)})
     try:
         pull.print_stream(response, sys.stderr, quiet)
     finally:
