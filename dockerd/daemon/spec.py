@@ -8,6 +8,7 @@ below containerd's client.
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 
@@ -210,15 +211,25 @@ def _cap_name(name: str) -> str:
     return name if name.startswith("CAP_") or name == "ALL" else f"CAP_{name}"
 
 
+@functools.cache
+def _bounding_capabilities() -> list[str]:
+    """ALL_CAPABILITIES less those outside pydockerd's own bounding set: in a sandbox that
+    withholds one (CAP_SYS_RESOURCE, say), "all" must not ask the runtime for what no process
+    here can hold, or every privileged container would fail in capset."""
+    with open("/proc/self/status") as status:
+        mask = int(next(line for line in status if line.startswith("CapBnd:")).split()[1], 16)
+    return [name for number, name in enumerate(ALL_CAPABILITIES) if mask >> number & 1]
+
+
 def capabilities(cap_add: list[str] | None, cap_drop: list[str] | None, privileged: bool) -> list[str]:
     if privileged:
-        return list(ALL_CAPABILITIES)
+        return _bounding_capabilities()
     adds = [_cap_name(c) for c in cap_add or []]
     drops = [_cap_name(c) for c in cap_drop or []]
     for name in adds + drops:
         if name != "ALL" and name not in ALL_CAPABILITIES:
             raise errdefs.InvalidArgument(f"unknown capability: {name!r}")
-    caps = list(ALL_CAPABILITIES) if "ALL" in adds else list(DEFAULT_CAPABILITIES)
+    caps = _bounding_capabilities() if "ALL" in adds else list(DEFAULT_CAPABILITIES)
     if "ALL" in drops:
         caps = []
     else:
