@@ -290,6 +290,8 @@ class ContainerService:
             raise errdefs.InvalidArgument("invalid Memory: must be positive")
         if host_config.get("NanoCpus") and host_config.get("CpuQuota"):
             raise errdefs.InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+        for mount in host_config.get("Mounts") or []:
+            _validate_mount(mount)
 
     @staticmethod
     def _merge_image_config(config: dict, image: dict) -> dict:
@@ -396,6 +398,31 @@ class ContainerService:
             points.append({"Type": "volume", "Name": volume.name, "Source": volume.mountpoint,
                            "Destination": destination, "Driver": "local", "Mode": "", "RW": True, "Propagation": "",
                            "Anonymous": True})
+        for mount in container.host_config.get("Mounts") or []:
+            destination = os.path.normpath(mount["Target"])
+            if destination in taken:
+                raise errdefs.InvalidArgument(f"Duplicate mount point: {destination}")
+            taken.add(destination)
+            read_only = bool(mount.get("ReadOnly"))
+            if mount["Type"] == "bind":
+                propagation = (mount.get("BindOptions") or {}).get("Propagation") or "rprivate"
+                mounts.append(oci.bind_mount(mount["Source"], destination, read_only, propagation))
+                points.append({"Type": "bind", "Source": mount["Source"], "Destination": destination, "Mode": "",
+                               "RW": not read_only, "Propagation": propagation})
+            elif mount["Type"] == "volume":
+                volume = volumes.get_or_create(mount["Source"]) if mount.get("Source") else volumes.create_anonymous()
+                mounts.append(oci.bind_mount(volume.mountpoint, destination, read_only))
+                points.append({"Type": "volume", "Name": volume.name, "Source": volume.mountpoint,
+                               "Destination": destination, "Driver": "local", "Mode": "z", "RW": not read_only,
+                               "Propagation": ""})
+            else:
+                tmpfs = mount.get("TmpfsOptions") or {}
+                options = [f"size={tmpfs['SizeBytes']}"] if tmpfs.get("SizeBytes") else []
+                if tmpfs.get("Mode"):
+                    options.append(f"mode={tmpfs['Mode']:o}")
+                mounts.append(oci.tmpfs_mount(destination, ",".join(options + (["ro"] if read_only else []))))
+                points.append({"Type": "tmpfs", "Source": "", "Destination": destination, "Mode": "",
+                               "RW": not read_only, "Propagation": ""})
         for destination, options in (container.host_config.get("Tmpfs") or {}).items():
             if destination in taken:
                 raise errdefs.InvalidArgument(f"Duplicate mount point: {destination}")
@@ -1111,3 +1138,29 @@ def _exit_code_of(message: str) -> int:
 
 
 __all__ = ["ContainerService", "rfc3339", "DEAD"]
+
+
+def _validate_mount(mount: dict) -> None:
+    """HostConfig.Mounts (`--mount`) checked at create, in moby's words (volume/mounts/validate)."""
+    kind = mount.get("Type")
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise errdefs.InvalidArgument(f"mount type unknown: {kind!r}" if kind else "mount type unknown")
+
+    def invalid(reason: str) -> errdefs.InvalidArgument:
+        return errdefs.InvalidArgument(f'invalid mount config for type "{kind}": {reason}')
+
+    target = mount.get("Target") or ""
+    if not target:
+        raise invalid("field Target must not be empty")
+    if not target.startswith("/"):
+        raise invalid(f"invalid mount path: '{target}' mount path must be absolute")
+    source = mount.get("Source") or ""
+    if kind == "bind":
+        if not source:
+            raise invalid("field Source must not be empty")
+        if not source.startswith("/"):
+            raise invalid(f"invalid mount path: '{source}' mount path must be absolute")
+        if not os.path.exists(source):
+            raise invalid(f"bind source path does not exist: {source}")
+    elif kind == "tmpfs" and source:
+        raise invalid("field Source must not be specified")

@@ -160,12 +160,26 @@ def test_mount_flags_reach_the_daemon_as_dockers_do(stack, tmp_path):
         alike(stack, "run", "--rm", "--mount", spec, "busybox", "sh", "-c", "ls /m; grep ' /m ' /proc/mounts")
 
 
-@pytest.mark.xfail(strict=True, reason="pydockerd does not mount HostConfig.Mounts (--mount) yet")
 def test_mount_flags_are_mounted(stack, tmp_path):
     (tmp_path / "file").write_text("from the host\n")
-    ours = pydocker(stack, "run", "--rm", "--mount", f"type=bind,src={tmp_path},dst=/m,readonly", "busybox",
-                    "cat", "/m/file")
-    assert (ours.returncode, ours.stdout) == (0, "from the host\n")
+    ours = alike(stack, "run", "--rm", "--mount", f"type=bind,src={tmp_path},dst=/m,readonly", "busybox",
+                 "sh", "-c", "cat /m/file; touch /m/file")
+    assert (ours.returncode, ours.stdout) == (1, "from the host\n")
+    assert "Read-only file system" in ours.stderr
+    pydocker(stack, "run", "--rm", "--mount", "type=volume,src=kept,dst=/v", "busybox", "sh", "-c", "echo 42 > /v/n")
+    ours = alike(stack, "run", "--rm", "-v", "kept:/again", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m", "busybox",
+                 "sh", "-c", "cat /again/n; grep ' /t ' /proc/mounts | cut -d' ' -f1,3")
+    assert ours.stdout == "42\ntmpfs tmpfs\n"
+    ours = alike(stack, "run", "--rm", "--mount", f"type=bind,src={tmp_path}/absent,dst=/m", "busybox", "true")
+    assert ours.returncode == 125 and "bind source path does not exist" in ours.stderr
+    stack.docker("volume", "rm", "kept")
+
+
+def test_privileged_holds_every_capability_the_daemon_holds(stack):
+    with open(f"/proc/{stack.process.pid}/status") as status:
+        bounding = next(line for line in status if line.startswith("CapBnd:")).split()[1]
+    ours = alike(stack, "run", "--rm", "--privileged", "busybox", "grep", "CapEff", "/proc/self/status")
+    assert ours.stdout.split() == ["CapEff:", bounding]
 
 
 def test_read_only_root_and_dropped_capabilities(stack):
