@@ -6,6 +6,7 @@ import sys
 
 from client.commands import parser as make_parser
 from client import api
+from client.timestamps import timestamp
 
 
 def parser(name):
@@ -19,32 +20,6 @@ def parser(name):
     p.add_argument("--until", default="")
     p.add_argument("--details", action="store_true")
     return p
-
-
-def timestamp(value: str, now: float) -> str:
-    """docker's GetTimestamp: a duration (10m, 1h30m) before now, a unix time, or RFC 3339."""
-    import re
-
-    if re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value):
-        scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-        seconds = sum(float(n) * scale[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", value))
-        moment = now - seconds
-        return f"{int(moment)}.{int((moment % 1) * 1e9):09d}"
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return value
-    import datetime
-
-    text = value.replace("Z", "+00:00")
-    try:
-        when = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        from client.__main__ import CommandError
-
-        raise CommandError(f"invalid value for \"since\": failed to parse value as time or duration: \"{value}\"", 1)
-    if when.tzinfo is None:
-        when = when.astimezone()
-    moment = when.timestamp()
-    return f"{int(moment)}.{int(round((moment % 1) * 1e9)):09d}"
 
 
 def demultiplex(response, out, err) -> None:
@@ -78,12 +53,19 @@ def demultiplex(response, out, err) -> None:
 def run(client, args) -> int:
     import time
 
+    from client.__main__ import CommandError
+
     container = client.get_json(f"/containers/{api.q(args.container)}/json")
     now = time.time()
+    bounds = {}
+    for name in ("since", "until"):
+        value = getattr(args, name)
+        try:
+            bounds[name] = timestamp(value, now) if value else None
+        except CommandError as error:  # the client library words it, naming the option
+            raise CommandError(f'invalid value for "{name}": {error}', 1) from None
     params = {"stdout": "1", "stderr": "1", "tail": args.tail, "follow": "1" if args.follow else None,
-              "timestamps": "1" if args.timestamps else None, "details": "1" if args.details else None,
-              "since": timestamp(args.since, now) if args.since else None,
-              "until": timestamp(args.until, now) if args.until else None}
+              "timestamps": "1" if args.timestamps else None, "details": "1" if args.details else None, **bounds}
     response = client.request("GET", f"/containers/{api.q(args.container)}/logs", params)
     try:
         if (container.get("Config") or {}).get("Tty"):

@@ -50,6 +50,14 @@ def test_version_format(stack):
     same(stack, "version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}")
 
 
+def test_logs_since_and_until(stack):
+    start_sleeper(stack, "web")
+    same(stack, "logs", "--since", "10m", "web")
+    same(stack, "logs", "--until", "1s", "web")
+    same(stack, "logs", "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01", "web")
+    same(stack, "logs", "--since", "soon", "web")
+
+
 def test_logs_follow_until_the_container_exits(stack):
     stack.docker("run", "-d", "--name", "slow", "busybox", "sh", "-c", "echo one; sleep 2; echo two >&2")
     ours = subprocess.run([PYDOCKER, "logs", "-f", "slow"], capture_output=True, text=True, env=stack.environment,

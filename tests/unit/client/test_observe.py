@@ -6,6 +6,7 @@ import time
 import pytest
 
 from client import formatting as fmt
+from client import timestamps
 from client.commands import events, history, info, network, stats, system, volume
 
 STATS = {
@@ -267,19 +268,19 @@ def test_event_lines(utc):
 
 def test_since_and_until_as_the_client_sends_them(utc):
     now = 1_700_000_000.7
-    assert events.timestamp("10m", now) == "1699999400"  # whole seconds, as GetTimestamp
-    assert events.timestamp("1h30m", now) == str(int(now) - 5400)
-    assert events.timestamp("0s", now) == "1700000000"
-    assert events.timestamp("-1.5h", now) == str(int(now + 5400))
-    assert events.timestamp("1700000000.5", now) == "1700000000.5"
-    assert events.timestamp("0", now) == "0"
-    assert events.timestamp("2023-11-14T22:13:20Z", now) == "1700000000.000000000"
-    assert events.timestamp("2023-11-14", now) == "1699920000.000000000"
+    assert timestamps.timestamp("10m", now) == "1699999400"  # whole seconds, as GetTimestamp
+    assert timestamps.timestamp("1h30m", now) == str(int(now) - 5400)
+    assert timestamps.timestamp("0s", now) == "1700000000"
+    assert timestamps.timestamp("-1.5h", now) == str(int(now + 5400))
+    assert timestamps.timestamp("1700000000.5", now) == "1700000000.5"
+    assert timestamps.timestamp("0", now) == "0"
+    assert timestamps.timestamp("2023-11-14T22:13:20Z", now) == "1700000000.000000000"
+    assert timestamps.timestamp("2023-11-14", now) == "1699920000.000000000"
     from client.__main__ import CommandError
 
     with pytest.raises(CommandError, match='failed to parse value as time or duration: "soon"'):
-        events.timestamp("soon", now)
-    assert [events.duration_seconds(t) for t in ("1h", "1.5m", "300ms", "2h45m10s", "", "h", "1x", "1..2s")] == \
+        timestamps.timestamp("soon", now)
+    assert [timestamps.duration_seconds(t) for t in ("1h", "1.5m", "300ms", "2h45m10s", "", "h", "1x", "1..2s")] == \
         [3600.0, 90.0, 0.3, 9910.0, None, None, None, None]
 
 
