@@ -169,6 +169,23 @@ class Client:
         self.tls = tls  # used on TCP only, as the Docker CLI's
         # sent with every request (the trace context of `--trace`, for one)
         self.headers: dict[str, str] = {}
+        self._version: str | None = os.environ.get("DOCKER_API_VERSION") or None
+
+    @property
+    def version(self) -> str:
+        """The API version of this command's requests: ours, or the daemon's when it is older
+        (the Docker CLI negotiates the same way, with one /_ping); DOCKER_API_VERSION pins it."""
+        if self._version is None:
+            response = self.request("GET", "/_ping", versioned=False)
+            response.read()
+            response.close()
+            theirs = response.headers.get("api-version", "")
+            try:
+                older = tuple(map(int, theirs.split("."))) < tuple(map(int, API_VERSION.split(".")))
+            except ValueError:  # none, or not a version: assume ours
+                older = False
+            self._version = theirs if older else API_VERSION
+        return self._version
 
     def _connect(self):
         try:
@@ -209,7 +226,7 @@ class Client:
                 headers: dict[str, str] | None = None, versioned: bool = True) -> Response:
         """Send one request; raise APIError for a status >= 400 (with the daemon's message).
         body is bytes, or an iterable of chunks sent as they come (chunked: cp, load, import)."""
-        target = (f"/v{API_VERSION}" if versioned else "") + path
+        target = (f"/v{self.version}" if versioned else "") + path
         if params:
             query = {k: v for k, v in params.items() if v is not None}
             if query:

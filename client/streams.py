@@ -50,7 +50,7 @@ class Hijacked:
 def hijack(client, path: str, params: dict | None = None, body: bytes | None = None,
            content_type: str = "text/plain") -> Hijacked:
     """POST with `Upgrade: tcp`; an answer >= 400 raises api.APIError as any request does."""
-    target = f"/v{api.API_VERSION}{path}"
+    target = f"/v{client.version}{path}"
     query = {k: v for k, v in (params or {}).items() if v is not None}
     if query:
         target += "?" + "&".join(f"{api.quote(k)}={api.quote(str(v))}" for k, v in sorted(query.items()))

@@ -32,9 +32,31 @@ def client_data() -> dict:
             "Context": "default", "GitCommit": "", "BuildTime": ""}
 
 
+class _GoVersion(dict):
+    """/version as docker's types.Version: templates name its Go field APIVersion, which the
+    JSON (and so `{{json .Server}}`) calls ApiVersion."""
+
+    def __contains__(self, key) -> bool:
+        return super().__contains__("ApiVersion" if key == "APIVersion" else key)
+
+    def __missing__(self, key):
+        if key == "APIVersion":
+            return self["ApiVersion"]
+        raise KeyError(key)
+
+
 def server_data(v: dict) -> dict:
-    """/version as docker's types.Version: its Go field APIVersion is the JSON's ApiVersion."""
-    return dict(v, APIVersion=v.get("ApiVersion"))
+    # a component's Details is a Go map, which encoding/json writes with its keys sorted; the
+    # CLI rewrites the Engine's BuildTime there as it prints it
+    components = []
+    for component in v.get("Components") or []:
+        details = component.get("Details")
+        if details:
+            if component.get("Name") == "Engine" and details.get("BuildTime"):
+                details = dict(details, BuildTime=_go_time(details["BuildTime"]))
+            component = dict(component, Details=dict(sorted(details.items())))
+        components.append(component)
+    return _GoVersion(v, Components=components) if "Components" in v else _GoVersion(v)
 
 
 def client_section() -> str:

@@ -10,20 +10,31 @@ import pytest
 from client import api
 
 
-def serve_once(path, reply: bytes, seen: list):
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def handle():
+def answer(server, reply: bytes, seen: list, api_version: str = "1.50") -> None:
+    """Answer the version negotiation's /_ping, then one request with reply."""
+    while True:
         connection, _ = server.accept()
         data = b""
         while b"\r\n\r\n" not in data:
             data += connection.recv(4096)
         seen.append(data)
+        if data.startswith(b"GET /_ping "):
+            connection.sendall(f"HTTP/1.1 200 OK\r\nApi-Version: {api_version}\r\nContent-Length: 2\r\n\r\nOK".encode())
+            connection.close()
+            continue
         connection.sendall(reply)
         connection.close()
         server.close()
+        return
+
+
+def serve_once(path, reply: bytes, seen: list, api_version: str = "1.50"):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def handle():
+        answer(server, reply, seen, api_version)
 
     thread = threading.Thread(target=handle, daemon=True)
     thread.start()
@@ -38,7 +49,22 @@ def test_get_json_with_version_prefix_and_chunked_body(tmp_path):
     client = api.Client(f"unix://{tmp_path}/s")
     assert client.get_json("/containers/json", {"all": "1", "limit": None}) == [{"Id": "x"}]
     thread.join(5)
-    assert seen[0].startswith(b"GET /v1.50/containers/json?all=1 HTTP/1.1\r\n")
+    assert seen[0].startswith(b"GET /_ping HTTP/1.1\r\n")
+    assert seen[1].startswith(b"GET /v1.50/containers/json?all=1 HTTP/1.1\r\n")
+
+
+def test_an_older_daemon_sets_the_version_and_docker_api_version_pins_it(tmp_path, monkeypatch):
+    seen = []
+    thread = serve_once(tmp_path / "s", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", seen, api_version="1.41")
+    assert api.Client(f"unix://{tmp_path}/s").get_json("/info") == {}
+    thread.join(5)
+    assert seen[1].startswith(b"GET /v1.41/info HTTP/1.1\r\n")
+    seen.clear()
+    thread = serve_once(tmp_path / "t", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", seen, api_version="1.99")
+    monkeypatch.setenv("DOCKER_API_VERSION", "1.44")
+    assert api.Client(f"unix://{tmp_path}/t").get_json("/info") == {}
+    thread.join(5)
+    assert len(seen) == 1 and seen[0].startswith(b"GET /v1.44/info HTTP/1.1\r\n")
 
 
 def test_daemon_error_carries_its_message(tmp_path):
@@ -97,20 +123,13 @@ def test_tcp_host(tmp_path):
     seen = []
 
     def handle():
-        connection, _ = server.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += connection.recv(4096)
-        seen.append(data)
-        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{"Version":"x"}')
-        connection.close()
-        server.close()
+        answer(server, b'HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{"Version":"x"}', seen)
 
     thread = threading.Thread(target=handle, daemon=True)
     thread.start()
     assert api.Client(f"tcp://127.0.0.1:{port}").get_json("/version") == {"Version": "x"}
     thread.join(5)
-    assert seen[0].startswith(b"GET /v1.50/version HTTP/1.1\r\n")
+    assert seen[1].startswith(b"GET /v1.50/version HTTP/1.1\r\n")
 
 
 def test_query_and_path_quoting():
