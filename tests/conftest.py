@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.pycontainerd",
     "tests.fixtures.pydockerd",
     "tests.fixtures.client",
+    "tests.fixtures.nspawn",
 ]
 
 
