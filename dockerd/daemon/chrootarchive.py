@@ -134,17 +134,16 @@ def _describe(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, FileNotFoundError):
         return NOT_FOUND, str(exc)
     if isinstance(exc, OSError):
-        return SYSTEM, _go_error(exc)
+        return SYSTEM, f"{exc.filename}: {_go_error(exc)}" if exc.filename else _go_error(exc)
     if isinstance(exc, tarfile.TarError):
         return SYSTEM, _tar_error(exc)
     return SYSTEM, str(exc) or type(exc).__name__
 
 
 def _go_error(exc: OSError) -> str:
-    """An OSError in Go's words: `<path>: no such file or directory`."""
+    """An OSError's reason in Go's words: `no such file or directory`."""
     text = exc.strerror or str(exc)
-    text = text[:1].lower() + text[1:]
-    return f"{exc.filename}: {text}" if exc.filename else text
+    return text[:1].lower() + text[1:]
 
 
 def _tar_error(exc: tarfile.TarError) -> str:
@@ -271,8 +270,18 @@ def preserve_trailing(cleaned: str, original: str) -> str:
     return cleaned
 
 
+def _lstat(path: str) -> os.stat_result:
+    """os.lstat, its failures but a missing path worded as Go's (`lstat /x/: not a directory`)."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Failure(SYSTEM, f"lstat {path}: {_go_error(exc)}") from None
+
+
 def _stat(path: str) -> dict:
-    info = os.lstat(path)
+    info = _lstat(path)
     target = ""
     if S.S_ISLNK(info.st_mode):
         target = os.path.realpath(path)  # in the container's root: as far as the links resolve
@@ -384,7 +393,7 @@ def _extract(path: str, report, *, user: str, no_overwrite: bool, mount_points: 
     # The destination with every symlink followed, the last one too: a link to a directory
     # is a fine place to extract to.
     absolute = preserve_trailing(os.path.realpath(go_join("/", path), strict=True), path)
-    if not S.S_ISDIR(os.lstat(absolute).st_mode):
+    if not S.S_ISDIR(_lstat(absolute).st_mode):
         raise _Failure(INVALID, "extraction point is not a directory")
     _check_writable(absolute, mount_points, read_only_rootfs)
     owner = _owner(user) if user else None
@@ -501,7 +510,7 @@ def _create(archive: tarfile.TarFile, member: tarfile.TarInfo, target: str, dest
         os.lchown(target, uid, gid)
     except OSError as exc:
         raise _Failure(SYSTEM, f"failed to Lchown {_quote(target)} for UID {member.uid}, GID "
-                                         f"{member.gid}: {_go_error(exc).split(': ', 1)[-1]}") from None
+                                         f"{member.gid}: {_go_error(exc)}") from None
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
             try:
