@@ -131,6 +131,7 @@ def registry_auth(full_name: str) -> str:
     config file's "auths" hold for it (docker's EncodeAuthConfig), of {} when it holds none."""
     import base64
     import os
+    from _json import encode_basestring_ascii as quoted  # the json package's C encoder, without the package
 
     from client import api
 
@@ -143,14 +144,13 @@ def registry_auth(full_name: str) -> str:
             auths = (api.loads(file.read()) or {}).get("auths") or {}
     except (OSError, ValueError):
         auths = {}
-    entry = auths.get(key) or next((value for name, value in auths.items() if _hostname(name) == key), None)
-    if entry:
+    found = key if key in auths else next((name for name in auths if _hostname(name) == key), None)
+    if found is not None:
+        entry = auths[found] or {}
         user, _, password = base64.b64decode(entry.get("auth") or "").decode(errors="replace").partition(":")
         credentials = {"username": user or entry.get("username"), "password": password or entry.get("password"),
-                       "serveraddress": key, "identitytoken": entry.get("identitytoken"),
+                       "serveraddress": found, "identitytoken": entry.get("identitytoken"),
                        "registrytoken": entry.get("registrytoken")}
-    from _json import encode_basestring_ascii as quoted  # the json package's C encoder, without the package
-
     encoded = "{" + ",".join(f'"{name}":{quoted(value)}' for name, value in credentials.items() if value) + "}"
     return base64.urlsafe_b64encode(encoded.encode()).decode()
 
