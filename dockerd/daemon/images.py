@@ -700,15 +700,28 @@ class ImageService:
         return False
 
     def push(self, name: str, tag: str = "", *, auth: dict | None = None) -> Iterator[dict]:
+        """Push name:tag; a name without a tag (docker push --all-tags) pushes each of its tags."""
         ref = parse(_join(name, tag))
         if ref.digest:
             raise errdefs.InvalidArgument("cannot push a digest reference")
-        try:
-            record = self._client.get_image(str(ref))
-        except errdefs.NotFound:
-            raise errdefs.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}") from None
-        content = self._content(descriptor_of(record.target))
-        return _streamed(lambda emit: self._push(ref, content, auth, emit))
+        named_only = not tag and ":" not in name.rsplit("/", 1)[-1]  # parse gave it "latest"
+        refs = [ref] if not named_only else sorted(
+            (record.reference for record in self._records() if record.reference is not None
+             and record.reference.name == ref.name and record.reference.tag and not record.reference.digest), key=str)
+        pushes = []
+        for each in refs:
+            try:
+                record = self._client.get_image(str(each))
+            except errdefs.NotFound:
+                continue
+            pushes.append((each, self._content(descriptor_of(record.target))))
+        if not pushes:
+            raise errdefs.NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
+
+        def push_all(emit: Callable[[dict], None]) -> None:
+            for each, content in pushes:
+                self._push(each, content, auth, emit)
+        return _streamed(push_all)
 
     def _push(self, ref: Reference, content: _Content, auth: dict | None, emit: Callable[[dict], None]) -> None:
         emit({"status": f"The push refers to repository [{ref.name}]"})

@@ -425,9 +425,13 @@ def test_push_to_the_registry_then_pull_it_back(stack, registry, tmp_path):
     assert re.fullmatch(r"[0-9a-f]{12}: Pushed", lines[-2]) and re.fullmatch(
         r"1: digest: sha256:[0-9a-f]{64} size: \d+", lines[-1])
     same(stack, "push", ref)  # again: the layer already exists, for both
+    stack.docker("tag", ref, f"{registry.host}/files/pushed:2")
+    assert same(stack, "push", "-a", f"{registry.host}/files/pushed").stdout.count("The push refers to") == 2
+    with registry.get("/v2/files/pushed/tags/list") as listed:
+        assert sorted(json.load(listed)["tags"]) == ["1", "2"]
     assert same(stack, "push", "-q", ref).stdout == f"{ref}\n"
     for args in (["push", f"{registry.host}/files/pushed"], ["push", "-a", ref], ["push", "Bad"],
-                 ["push", f"{registry.host}/files/nothere:1"]):
+                 ["push", f"{registry.host}/files/nothere:1"], ["push", "-a", f"{registry.host}/files/nothere"]):
         docker, ours = both(stack, *args)
         assert (ours.returncode, ours.stdout, ours.stderr) == (docker.returncode, docker.stdout, docker.stderr)
     stack.docker("rmi", ref)
