@@ -2,8 +2,9 @@
 interpreter (`python -I -S chrootarchive.py REQUEST`), never imported into it.
 
 A fresh process rather than a fork of pydockerd: a forked copy of a threaded daemon inherits
-gRPC's fork handlers, which restart its pollers in the child. This one has only the standard
-library, every descriptor but its three pipes closed, and the request (JSON) in its argument:
+gRPC's fork handlers, which restart its pollers in the child. This one has the standard library
+only, no descriptor but its standard ones and its report pipe (an open directory of the host
+would be a way out), and the request (JSON) in its argument:
 
     {"op": "stat" | "archive" | "extract", "path": ..., "root": {"live": PATH} | {"snapshot": MOUNTS},
      "staging": DIR, "binds": [[SOURCE, DESTINATION, WRITABLE], ...], "reports": FD, ...extract's options}
