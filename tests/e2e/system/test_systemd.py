@@ -23,7 +23,7 @@ pytestmark = pytest.mark.root
 SOURCE = "/mnt/source"
 WHEELS = "/mnt/wheels"
 INSTALL = f"{SOURCE}/packaging/pydocker-install"
-UNINSTALL = f"{SOURCE}/packaging/pydocker-uninstall"
+UNINSTALL = "/usr/local/sbin/pydocker-uninstall"  # the installed one, which removes itself
 INSTALL_ENVIRONMENT = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": WHEELS}
 # Without sd_notify support a Type=notify start waits for TimeoutStartSec (90 s) and fails.
 INSTALL_TIMEOUT = 180
@@ -38,7 +38,7 @@ NAMED_FOR_PYDOCKER = ("pydocker", "pycontainerd", "pyrunc")
 INSTALLED_PATHS = (
     SOCKET, "/run/pydocker", "/run/pycontainerd", "/run/pyrunc", "/var/lib/pydocker", "/var/lib/pycontainerd",
     "/etc/pydocker", "/opt/pydocker", "/usr/local/share/doc/pydocker", "/usr/local/bin/pydocker",
-    "/usr/local/bin/pydockerd", "/usr/local/bin/pycontainerd", "/usr/local/bin/pyrunc",
+    "/usr/local/bin/pydockerd", "/usr/local/bin/pycontainerd", "/usr/local/bin/pyrunc", "/usr/local/sbin/pydocker-uninstall",
     *(f"{UNIT_DIRECTORY}/{unit}" for unit in UNITS),
 )
 
