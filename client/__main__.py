@@ -111,6 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `pydocker ps | head -1`: stop quietly, as docker does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:
+        # A template's fault that its command did not word is worded as docker's inspect
+        # words one. The formatting module is looked up, not imported: a command that never
+        # loaded it raised something else, and re-raises it here.
+        formatting = sys.modules.get("client.formatting")
+        if formatting is None or not isinstance(error, formatting.TemplateError):
+            raise
+        print(f"template parsing error: {error}", file=sys.stderr)
+        return 64
     finally:
         if tracing is not None:
             tracing.report()
