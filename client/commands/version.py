@@ -108,9 +108,17 @@ def run(client, args) -> int:
     if args.format:
         from client import formatting as fmt
 
-        template = fmt.Template(fmt.prepare(args.format)[1])
+        try:  # as docker: the template is parsed before the daemon is asked
+            template = fmt.Template("{{json .}}" if args.format == "json" else args.format, "version")
+        except fmt.TemplateError as error:
+            raise CommandError(f"template parsing error: {error}", 64) from None
         server = client.get_json("/version")
-        write(template.render({"Client": client_data(), "Server": server_data(server)}) + "\n")
+        try:
+            text = template.render({"Client": client_data(), "Server": server_data(server)})
+        except fmt.TemplateError as error:  # docker prints what the template wrote, then the error
+            write(fmt.tabwrite([error.output], 20, 1))
+            raise CommandError(str(error), 1) from None
+        write(fmt.tabwrite([text], 20, 1))  # docker's output goes through a tabwriter
         return 0
     write(client_section())
     try:
