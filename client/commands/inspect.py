@@ -28,6 +28,11 @@ def run(client, args) -> int:
     if args.type and args.type not in KINDS:
         raise CommandError(f"\"{args.type}\" is not a valid value for --type", 1)
     kinds = [args.type] if args.type else list(KINDS)
+    if args.format:  # as docker: parsed before the daemon is asked, and as it is (no table, no \t)
+        try:
+            template = fmt.Template(args.format)
+        except fmt.TemplateError as error:
+            raise CommandError(f"template parsing error: {error}", 64) from None
     found, errors = [], []
     for name in args.names:
         for kind in kinds:
@@ -44,8 +49,13 @@ def run(client, args) -> int:
         else:
             errors.append(f"Error: No such object: {name}")
     if args.format:
-        template = fmt.Template(fmt.prepare(args.format)[1])
-        write("".join(template.render(obj) + "\n" for obj in found))
+        rendered = []
+        for obj in found:
+            try:
+                rendered.append(template.render(obj) + "\n")
+            except fmt.TemplateError as error:
+                errors.append(f"template parsing error: {error}")
+        write("".join(rendered) or "\n")  # docker writes an empty line when no object was
     else:
         text = json.dumps(found, indent=4, ensure_ascii=False)
         write(("[]" if not found else text) + "\n")
