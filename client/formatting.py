@@ -1271,6 +1271,18 @@ class Template:
         return f"template: {self.name}:{line}:{column}: executing {go_quote(self.name)} at <{node}>: "
 
 
+def inspect_each(template: Template, objects: list) -> tuple[str, list[str]]:
+    """What docker's TemplateInspector writes for the objects (each one's output and a newline;
+    an empty line if there is none), and its errors for the objects the template fails on."""
+    rendered, errors = [], []
+    for obj in objects:
+        try:
+            rendered.append(template.render(obj) + "\n")
+        except TemplateError as error:
+            errors.append(f"template parsing error: {error}")
+    return "".join(rendered) or "\n", errors
+
+
 def prepare(format: str) -> tuple[bool, str]:
     """(is a table, the template text) as docker's Context.preFormat does."""
     table = format.startswith("table")

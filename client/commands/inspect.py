@@ -49,13 +49,9 @@ def run(client, args) -> int:
         else:
             errors.append(f"Error: No such object: {name}")
     if args.format:
-        rendered = []
-        for obj in found:
-            try:
-                rendered.append(template.render(obj) + "\n")
-            except fmt.TemplateError as error:
-                errors.append(f"template parsing error: {error}")
-        write("".join(rendered) or "\n")  # docker writes an empty line when no object was
+        text, failures = fmt.inspect_each(template, found)
+        write(text)
+        errors += failures
     else:
         text = json.dumps(found, indent=4, ensure_ascii=False)
         write(("[]" if not found else text) + "\n")

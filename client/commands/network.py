@@ -191,6 +191,8 @@ def inspect(client, args) -> int:
 
     from client.__main__ import CommandError
 
+    if args.format and args.format != "json":  # parsed as docker does: first, and as given (main words its errors)
+        template = fmt.Template(args.format)
     found, errors = [], []
     params = {"verbose": "true" if args.verbose else None}
     for name in args.names:
@@ -201,8 +203,9 @@ def inspect(client, args) -> int:
     if args.format == "json":
         write("[" + ",".join(json.dumps(n, separators=(",", ":"), ensure_ascii=False) for n in found) + "]\n")
     elif args.format:
-        template = fmt.Template(fmt.prepare(args.format)[1])
-        write("".join(template.render(network) + "\n" for network in found))
+        text, failures = fmt.inspect_each(template, found)
+        write(text)
+        errors += failures
     elif found:
         write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
     else:

@@ -165,6 +165,8 @@ def inspect(client, args) -> int:
 
     from client.__main__ import CommandError
 
+    if args.format and args.format != "json":  # parsed as docker does: first, and as given (main words its errors)
+        template = fmt.Template(args.format)
     found, errors = [], []
     for name in args.names:
         try:
@@ -174,10 +176,11 @@ def inspect(client, args) -> int:
     if args.format == "json":
         write("[" + ",".join(fmt.to_json(v) for v in found) + "]\n")
     elif args.format:
-        template = fmt.Template(fmt.prepare(args.format)[1])
         # A template sees Go's zero values where JSON has null: nil maps print as map[]
-        write("".join(template.render({k: ({} if v is None and k in ("Labels", "Options") else v)
-                                       for k, v in volume.items()}) + "\n" for volume in found))
+        text, failures = fmt.inspect_each(template, [{k: ({} if v is None and k in ("Labels", "Options") else v)
+                                                      for k, v in volume.items()} for volume in found])
+        write(text)
+        errors += failures
     elif found:
         write(escape_html(json.dumps(found, indent=4, ensure_ascii=False)) + "\n")
     else:
