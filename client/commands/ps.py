@@ -43,11 +43,14 @@ def filters_param(filters: list[str]) -> str | None:
 class Container:
     """The fields and methods docker's ContainerContext offers a template."""
 
+    GO_TYPE = "*formatter.ContainerContext"  # as template errors name it
+
     def __init__(self, c: dict, trunc: bool, now: float):
         self._c, self._trunc, self._now = c, trunc, now
 
     def ID(self):
-        return fmt.truncate_id(self._c["Id"]) if self._trunc else self._c["Id"]
+        ident = self._c.get("Id", "")
+        return fmt.truncate_id(ident) if self._trunc else ident
 
     def Names(self):
         names = [n[1:] if n.startswith("/") else n for n in self._c.get("Names") or []]
@@ -175,6 +178,17 @@ def display_ports(ports: list[dict]) -> str:
 def run(client, args) -> int:
     import time
 
+    from client.__main__ import CommandError
+
+    if args.format:  # as docker: checked, as given, on an empty row before the daemon is asked
+        try:
+            template = fmt.Template(args.format)
+        except fmt.TemplateError as error:
+            raise CommandError(f"failed to parse template: {error}", 1) from None
+        try:
+            template.render(Container({}, True, 0))
+        except fmt.TemplateError as error:
+            raise CommandError(f"failed to execute template: {error}", 1) from None
     format = args.format
     if args.quiet and not format:
         format = "{{.ID}}"
@@ -193,5 +207,8 @@ def run(client, args) -> int:
     containers = client.get_json("/containers/json", params)
     now = time.time()
     rows = [Container(c, not args.no_trunc, now) for c in containers]
-    write(fmt.render(format, rows, HEADERS))
+    try:
+        write(fmt.render(format, rows, HEADERS))
+    except fmt.TemplateError as error:
+        raise CommandError(f"template parsing error: {error}", 1) from None
     return 0
