@@ -81,8 +81,8 @@ def run(client, args) -> int:
 
     template = None
     if args.format:
-        template = fmt.Template("{{json .}}" if args.format == "json" else args.format)
-        try:  # as docker: a template that cannot run on an empty message is refused at once
+        try:  # as docker: a template that cannot be parsed, or run on an empty message, is refused at once
+            template = fmt.Template("{{json .}}" if args.format == "json" else args.format)
             template.render(go_message({}))
         except fmt.TemplateError as error:
             raise CommandError(f"Error parsing format: {error}", 64) from None

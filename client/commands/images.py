@@ -122,5 +122,10 @@ def run(client, args) -> int:
     out = []
     for image in images:
         out.extend(rows(image, digests, not args.no_trunc, now))
-    write(fmt.render(format, out, HEADERS))
+    try:
+        write(fmt.render(format, out, HEADERS))
+    except fmt.TemplateError as error:
+        from client.__main__ import CommandError
+
+        raise CommandError(f"template parsing error: {error}", 1) from None  # docker's formatter's words
     return 0

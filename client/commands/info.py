@@ -160,9 +160,16 @@ def run(client, args) -> int:
 
     ours = client_info()
     if args.format:
-        format = "{{json .}}" if args.format == "json" else args.format
+        try:  # parsed before the daemon is asked
+            template = fmt.Template("{{json .}}" if args.format == "json" else args.format)
+        except fmt.TemplateError as error:
+            raise CommandError(f"template parsing error: {error}", 64) from None
         info = client.get_json("/info")
-        write(fmt.Template(format).render({**info, "ClientInfo": ours}) + "\n")
+        try:
+            write(template.render({**info, "ClientInfo": ours}) + "\n")
+        except fmt.TemplateError as error:  # docker prints what the template wrote, then the error
+            write(error.output + "\n")
+            raise CommandError(str(error), 1) from None
         return 0
     write("Client:\n"
           f" Version:    {ours['Version']}\n"
