@@ -50,6 +50,45 @@ def test_version_format(stack):
     same(stack, "version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}")
 
 
+def test_control_actions_in_formats(stack):
+    start_sleeper(stack, "web")
+    stack.docker("create", "--name", "fresh", "-l", "tier=front", "-l", "app=shop", "-e", "A=1", "busybox", "echo",
+                 "one", "two")
+    for format in ("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                   "{{range $name, $net := .NetworkSettings.Networks}}{{$name}} {{$net.NetworkID}};{{end}}",
+                   "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{else}}no labels{{end}}",
+                   "{{range $i, $e := .Config.Env}}{{if $i}},{{end}}{{$e}}{{end}}",
+                   '{{if .State.Running}}up{{else if eq .State.Status "created"}}new{{else}}down{{end}}',
+                   '{{with .Config.Labels}}{{index . "tier"}}{{else}}none{{end}} {{with $a := .Args}}{{len $a}}{{end}}',
+                   "{{- range .Args -}}\n  [{{.}}]\n{{- end}} {{$.Name}}",
+                   "{{range .Mounts}}{{.Destination}}{{else}}no mounts{{end}} {{range 2}}{{.}}{{end}}"):
+        same(stack, "inspect", "--format", format, "web", "fresh")
+    for format in ('{{.Names}}{{with .Label "tier"}} ({{.}}){{end}}',
+                   '{{range $i, $word := split .Command " "}}{{if lt $i 2}}<{{$word}}>{{end}}{{end}}',
+                   'table {{.Names}}\t{{if eq .State "running"}}yes{{else}}no{{end}}',
+                   "{{.Names}}: {{- range split .Labels \",\"}} {{.}}{{end}}"):
+        same(stack, "ps", "-a", "--format", format)
+    for format in ("{{range .Server.Components}}{{.Name}} {{end}}",
+                   '{{range $c := .Server.Components}}{{if eq $c.Name "Engine"}}{{$c.Version}}{{end}}{{end}}',
+                   "{{with .Server}}{{.Os}}/{{.Arch}}{{end}}",
+                   "{{range .Server.Components}}{{.Name}}:{{range $k, $v := .Details}} {{$k}}{{end}};{{end}}",
+                   "{{.Server.Os}}\t{{.Server.Arch}}\n{{.Client.Context}}\tx"):
+        same(stack, "version", "--format", format)
+
+
+def test_template_errors(stack):
+    start_sleeper(stack, "web")
+    for args in (["version", "--format", "{{foo}}"], ["ps", "--format", "{{foo}}"],
+                 ["inspect", "--format", "{{foo}}", "web"], ["info", "--format", "{{range .X}}"],
+                 ["ps", "--format", "{{.Nope}}"], ["ps", "--format", "{{range .Names}}{{end}}"],
+                 ["inspect", "--format", "{{range .Name}}{{end}}", "web"],
+                 ["inspect", "--format", "{{.Name}}", "nosuch"],
+                 ["version", "--format", "a{{range .Server.Version}}{{end}}"],
+                 ["network", "inspect", "--format", "{{if}}", "bridge"],
+                 ["events", "--format", "{{.Nope}}"]):
+        same(stack, *args)
+
+
 def test_logs_since_and_until(stack):
     start_sleeper(stack, "web")
     same(stack, "logs", "--since", "10m", "web")
