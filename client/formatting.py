@@ -122,7 +122,8 @@ class _Lexer:
             if ch in _SPACE:
                 self.space(at)
             elif ch in "=|(":
-                depth += ch == "("
+                if ch == "(":
+                    depth += 1
                 self.items.append((ch, ch, at))
             elif ch == ")":
                 depth -= 1
@@ -271,8 +272,9 @@ def _unquote(token: str) -> str:
 
 class _Operand:
     """A term of a command, of one of Go's node kinds: "field" (.A.B) and "variable" ($x.A.B)
-    with their names (a variable's own first), "chain" (fields of a parenthesised pipeline,
-    which is its value), "function" (named by its text), "dot", "nil", and "literal" (a bool,
+    with their names (a variable's own first), "chain" (fields of what a parenthesised
+    pipeline or a function gives, which is its value), "function" (named by its text), "dot",
+    "nil", and "literal" (a bool,
     number or string constant: its value, and its text as written, which errors print)."""
     __slots__ = ("kind", "pos", "text", "value", "names")
 
@@ -342,6 +344,9 @@ _OPERAND_STARTS = frozenset(("bool", "char", "dot", "field", "identifier", "nil"
 
 
 class _Parser:
+    """Go's parse.Tree for one template: its nodes, where a str is literal text; a
+    TemplateError, in Go's words, for the first fault."""
+
     def __init__(self, source: str, name: str):
         self.source, self.name = source, name
         self.items = _Lexer(source).run()
@@ -383,7 +388,8 @@ class _Parser:
 
     def peek_non_space(self):
         item = self.next_non_space()
-        self.index -= item[0] != "eof"
+        if item[0] != "eof":  # which next() does not step past
+            self.index -= 1
         return item
 
     def expect(self, kind: str, context: str):
@@ -446,9 +452,11 @@ class _Parser:
     def control(self, keyword: str) -> _Action:
         outer_variables = len(self.variables)
         pipe = self.pipeline(keyword, "}}")
-        self.range_depth += keyword == "range"
+        if keyword == "range":  # where {{break}} and {{continue}} may be
+            self.range_depth += 1
         body, ending = self.node_list()
-        self.range_depth -= keyword == "range"
+        if keyword == "range":
+            self.range_depth -= 1
         otherwise = None
         if ending == "else":
             if keyword != "range" and self.peek()[:2] == ("keyword", keyword):
@@ -589,7 +597,7 @@ class _Parser:
 # Execution: Go's exec.go on decoded JSON and formatter objects
 
 _NOT_PIPED = object()  # no value comes from an earlier command of the pipeline
-_ABSENT = object()
+_ABSENT = object()  # an attribute the object does not have
 
 
 class _LoopJump(Exception):
@@ -757,7 +765,10 @@ class _Execution:
         if member is _ABSENT:
             self.fail(f"can't evaluate field {name} in type {_go_type(receiver)}")
         if callable(member):
-            return self.call(dot, member, _method_signature(member), name, args, final, self.node)
+            signature = _method_signature(member)
+            if not has_arguments and signature == _NO_PARAMETERS:  # {{.ID}}, as most calls are: nothing to check
+                return member()
+            return self.call(dot, member, signature, name, args, final, self.node)
         if has_arguments:
             self.fail(f"{name} has arguments but cannot be invoked as function")
         return member
@@ -843,13 +854,16 @@ class _Execution:
         return value
 
 
+_NO_PARAMETERS = ((), None)
+
+
 def _method_signature(method) -> tuple[tuple, str | None]:
     """A Python method as Go sees a formatter context's: string parameters (*args for any
     number of them); a builtin's are unknown, and so any."""
     code = getattr(getattr(method, "__func__", method), "__code__", None)
     if code is None:
         return (), "any"
-    count = code.co_argcount - hasattr(method, "__self__")
+    count = code.co_argcount - (1 if hasattr(method, "__self__") else 0)  # a bound method's self
     return ("string",) * count, ("string" if code.co_flags & 0x04 else None)  # 0x04: CO_VARARGS
 
 
@@ -878,6 +892,22 @@ def _go_type(value) -> str:
 
 
 # Functions: docker's (templates.basicFunctions) and Go's builtins
+
+def to_json(value) -> str:
+    """docker's `json` template function: an encoder with HTML escaping off; but a formatter
+    context (ps and images rows) marshals itself with json.Marshal, which escapes < > &.
+    (Go writes a float as 1 where Python writes 1.0: API replies have no such floats.)"""
+    import json
+
+    marshalled = hasattr(value, "as_json")
+    if marshalled:
+        value = value.as_json()
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    escapes = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")) if marshalled else ()
+    for ch, escape in escapes + (("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # escaped either way
+        text = text.replace(ch, escape)
+    return text
+
 
 def _split(text: str, separator: str) -> list:
     return list(text) if separator == "" else text.split(separator)
@@ -935,6 +965,8 @@ def _index(item, *keys):
     if item is None:
         raise _CallError("index of untyped nil")
     for key in keys:
+        if item is None:
+            raise _CallError("index of nil pointer")
         if isinstance(item, dict):
             if type(key) is not str:
                 raise _CallError(f"value has type {_go_type(key)}; should be string")
@@ -944,9 +976,10 @@ def _index(item, *keys):
             item = item.encode()
         elif not isinstance(item, (list, tuple)):
             raise _CallError(f"can't index item of type {_go_type(item)}")
-        if key == len(item):  # Go's bound check lets this one through to reflect's
+        position = _position(key, len(item))
+        if position == len(item):  # Go's bound check lets this one through, to reflect's
             raise _CallError(f"reflect: {'string' if isinstance(item, bytes) else 'slice'} index out of range")
-        item = item[_position(key, len(item))]
+        item = item[position]
     return item
 
 
@@ -975,7 +1008,8 @@ def _slice(item, *bounds):
         item = item.encode()
     elif not isinstance(item, (list, tuple)):
         raise _CallError(f"can't slice item of type {_go_type(item)}")
-    start, end, capacity = [_position(bound, len(item)) for bound in bounds] + [0, len(item), len(item)][len(bounds):]
+    given = [_position(bound, len(item)) for bound in bounds]
+    start, end, capacity = given + [0, len(item), len(item)][len(given):]  # Go's defaults for the others
     if start > end or end > capacity:
         raise _CallError("invalid slice index: %d > %d" % ((start, end) if start > end else (end, capacity)))
     return item[start:end].decode(errors="replace") if text else item[start:end]
@@ -1035,7 +1069,7 @@ def _println(*values) -> str:
 
 # name: (implementation, parameter kinds, the kind of any further arguments or None)
 _FUNCTIONS = {
-    "json": (lambda value: to_json(value), ("any",), None),
+    "json": (to_json, ("any",), None),
     "split": (_split, ("string", "string"), None),
     "join": (_join, ("[]string", "string"), None),
     "title": (_title, ("string",), None),
@@ -1175,10 +1209,10 @@ def _format_value(verb: str, flags: str, precision: int | None, value) -> str:
         return "<nil>" if value is None else _go_type(value)
     if isinstance(value, (list, tuple)):
         return "[" + " ".join(_format_value(verb, flags, precision, item) for item in value) + "]"
-    if verb == "v" and isinstance(value, float) and precision is not None:
-        verb = "g"
-    elif verb == "v" and value is not None:
-        return _sprint(value)
+    if verb == "v":
+        if not isinstance(value, float) or precision is None:
+            return _sprint(value)
+        verb = "g"  # as Go's %.2v of a float
     if isinstance(value, str):
         if verb == "s":
             return value if precision is None else value[:precision]
@@ -1209,8 +1243,11 @@ def _format_value(verb: str, flags: str, precision: int | None, value) -> str:
         if verb in "eEfF":
             return format(value, f"{sign}.{6 if precision is None else precision}{verb}")
         if verb in "gG":
-            text = format(value, f"{sign}.{precision}{verb}") if precision is not None else _go_float(value)
-            return (sign if value >= 0 and precision is None else "") + (text.upper() if verb == "G" else text)
+            if precision is None:
+                text = (sign if value >= 0 else "") + _go_float(value)
+            else:
+                text = format(value, f"{sign}.{precision}{verb}")
+            return text.upper() if verb == "G" else text
     return f"%!{verb}({_bad_value(value)})"
 
 
@@ -1225,22 +1262,6 @@ def _pad_to(text: str, flags: str, width: int | None, verb: str) -> str:
             return text[0] + text[1:].rjust(width - 1, "0")
         return text.rjust(width, "0")
     return text.rjust(width)
-
-
-def to_json(value) -> str:
-    """docker's `json` template function: an encoder with HTML escaping off; but a formatter
-    context (ps and images rows) marshals itself with json.Marshal, which escapes < > &.
-    (Go writes a float as 1 where Python writes 1.0: API replies have no such floats.)"""
-    import json
-
-    marshalled = hasattr(value, "as_json")
-    if marshalled:
-        value = value.as_json()
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    escapes = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")) if marshalled else ()
-    for ch, escape in escapes + (("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # escaped either way
-        text = text.replace(ch, escape)
-    return text
 
 
 class Template:
