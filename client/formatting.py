@@ -950,8 +950,8 @@ def _truncate(text: str, length: int) -> str:
 
 
 def _length(value) -> int:
-    if value is None:
-        raise _CallError("reflect: call of reflect.Value.Type on zero Value")
+    if value is None:  # JSON's null for a Go nil list or map, whose length is 0
+        return 0
     if isinstance(value, str):
         return len(value.encode())
     if isinstance(value, (list, tuple, dict)):
@@ -961,12 +961,10 @@ def _length(value) -> int:
 
 def _index(item, *keys):
     """item[key][key]...: a string's bytes, a list's elements, a map's values (nothing for a
-    missing key)."""
-    if item is None:
-        raise _CallError("index of untyped nil")
+    missing key, or in JSON's null, which stands for a Go nil map or list)."""
     for key in keys:
         if item is None:
-            raise _CallError("index of nil pointer")
+            return None
         if isinstance(item, dict):
             if type(key) is not str:
                 raise _CallError(f"value has type {_go_type(key)}; should be string")

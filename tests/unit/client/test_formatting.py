@@ -103,6 +103,7 @@ CONTAINER = {"Name": "/web", "State": {"Running": True, "Pid": 0},
     ("{{index .Config.Env 1}} {{index .Config.Labels \"tier\"}} {{index .NetworkSettings.Networks \"backend\" \"IPAddress\"}}",
      "B=2 front 10.0.0.2"),
     ("{{slice .Name 1}} {{slice .Config.Env 0 1}}", "web [A=1]"),
+    ("{{len .Config.Cmd}} {{index .Config.Cmd 0}} {{index .Config.Labels \"none\"}}", "0 <no value> <no value>"),  # null: Go's nil
     ("{{eq .State.Pid 0}} {{ne .Name \"/web\"}} {{lt 1 2}} {{le \"b\" \"a\"}} {{gt 2.5 1.5}} {{ge 1 1}} {{eq 1 2 1}}",
      "true false true false true true true"),
     ("{{eq .Config.Cmd nil}} {{eq .Name nil}}", "true false"),
