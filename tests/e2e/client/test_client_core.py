@@ -85,7 +85,8 @@ def test_template_errors(stack):
                  ["inspect", "--format", "{{.Name}}", "nosuch"],
                  ["version", "--format", "a{{range .Server.Version}}{{end}}"],
                  ["network", "inspect", "--format", "{{if}}", "bridge"],
-                 ["events", "--format", "{{.Nope}}"]):
+                 ["events", "--format", "{{.Nope}}"], ["images", "--format", "{{foo}}"],
+                 ["ps", "--format", '{{if eq .State "running"}}{{index .Names 9}}{{end}}']):
         same(stack, *args)
 
 
