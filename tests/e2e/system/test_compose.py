@@ -53,16 +53,23 @@ import os
 import sys
 
 WITHHELD = {withheld!r}
-arguments = sys.argv[1:]
-if "--bundle" in arguments:
-    config = os.path.join(arguments[arguments.index("--bundle") + 1], "config.json")
-    with open(config) as file:
-        spec = json.load(file)
-    sets = spec["process"].get("capabilities") or {{}}
+
+
+def drop_withheld(path, process_of):
+    with open(path) as file:
+        document = json.load(file)
+    sets = process_of(document).get("capabilities") or {{}}
     for kind, names in sets.items():
         sets[kind] = [name for name in names if name not in WITHHELD]
-    with open(config, "w") as file:
-        json.dump(spec, file)
+    with open(path, "w") as file:
+        json.dump(document, file)
+
+
+arguments = sys.argv[1:]
+if "--bundle" in arguments:  # create: the container's config.json
+    drop_withheld(os.path.join(arguments[arguments.index("--bundle") + 1], "config.json"), lambda spec: spec["process"])
+if "--process" in arguments:  # exec: the process's own json
+    drop_withheld(arguments[arguments.index("--process") + 1], lambda process: process)
 os.execv({runc!r}, [{runc!r}, *arguments])
 '''
 
@@ -134,6 +141,7 @@ def test_config_validates_two_services_sharing_the_state_they_pass_by_path(tmp_p
     assert in_pydockerd["/run/pydocker-api"] == (f"{DEFAULT_RUN_DIRECTORY}/api", "rw")
     assert "/run/pydocker-api" not in in_pycontainerd
     assert pydockerd["command"][:3] == ["pydockerd", "-H", "unix:///run/pydocker-api/pydocker.sock"]
+    assert pydockerd["environment"]["DOCKER_HOST"] == "unix:///run/pydocker-api/pydocker.sock"
 
 
 # --- the stack, for real ---------------------------------------------------------------------
@@ -258,7 +266,9 @@ def stack(docker_host, base_image, wheel_index, run_directory, tmp_path_factory)
         PIP_NO_INDEX="1", PIP_FIND_LINKS=wheel_index, PYDOCKER_RUN=str(run_directory))
     served = Stack(docker_host, f"pydocker-test-{secrets.token_hex(4)}", environment, run_directory / "api" / "pydocker.sock")
     try:
-        served.compose("build", "--force-rm", timeout=BUILD_TIMEOUT)
+        # The one image both services run, built once: the source tree may change between two
+        # builds, and the second image would leave the first untagged.
+        served.compose("build", "--force-rm", "pycontainerd", timeout=BUILD_TIMEOUT)
         served.compose("up", "--detach", "--no-build")
         served.wait_for_api()
         yield served
@@ -316,6 +326,15 @@ def test_the_shims_rootfs_mount_reaches_pydockerd_through_the_host(stack, ticker
     assert f"/run/pycontainerd/{bundle}/rootfs" in mount_points(stack.service_init("pydockerd"))
     # docker cp works in that mount: a tar of the file, named as in the container.
     assert stack.pydocker("cp", f"{TICKER}:/etc/passwd", "-").stdout.startswith("passwd\0")
+
+
+def test_system_layers_in_pydockerds_service_sees_the_whole_stack(stack, ticker):
+    # pydockerd's service shares pycontainerd's pid namespace, and its client finds the socket.
+    layers = stack.compose("exec", "-T", "pydockerd", "pydocker", "system", "layers").stdout
+
+    names = [line.lstrip(" |`-").split("  ")[0] for line in layers.splitlines()[1:]]
+    assert {"pydockerd", "pycontainerd", "shim", "container", "logger"} <= set(names), layers
+    assert f"{TICKER} (" in layers and " down " not in layers, layers
 
 
 def test_restart_of_pydockerd_keeps_the_container_running(stack, ticker):
