@@ -13,12 +13,13 @@ fi
 # Tests and benchmarks: busybox-static (the test rootfs and image), docker-registry and skopeo
 # (a local registry), and the upstream stack our layers are swapped with and measured against.
 # debootstrap and systemd-container (systemd-nspawn): the packaging test boots a Debian machine
-# whose PID 1 is a real systemd and installs the project there with packaging/pydocker-install.
+# whose PID 1 is a real systemd and installs the project there with packaging/pydocker-install;
+# docker-compose (1.29) validates and runs docker-compose.yml on Debian's dockerd.
 APT_PACKAGES=(
     python3 python3-venv libseccomp2 iproute2 procps
     busybox-static docker-registry skopeo
     runc crun containerd docker.io
-    debootstrap systemd-container
+    debootstrap systemd-container docker-compose
 )
 
 missing=()
