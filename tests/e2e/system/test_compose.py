@@ -29,8 +29,8 @@ import pytest
 from runc.libcontainer.capabilities import NAMES as CAPABILITY_NAMES
 from tests.fixtures.bundle import VENV_BIN
 from tests.fixtures.nspawn import REPOSITORY, unmount_below
-from tests.fixtures.polling import accepts_connections, wait_for_socket, wait_until
-from tests.fixtures.upstream import Docker, _remove_cgroup_tree, _stop
+from tests.fixtures.polling import accepts_connections, wait_until
+from tests.fixtures.upstream import Docker, running_dockerd
 
 pytestmark = pytest.mark.root
 
@@ -158,26 +158,12 @@ def docker_host(tmp_path_factory, containerd) -> Iterator[Docker]:
     runtime.write_text(WITHIN_BOUNDS_RUNC.format(python=sys.executable, withheld=withheld_capabilities(),
                                                  runc=shutil.which("runc")))
     runtime.chmod(0o755)
-    config = work / "daemon.json"
-    config.write_text(json.dumps({"runtimes": {"within-bounds": {"path": str(runtime)}},
-                                  "default-runtime": "within-bounds"}))
-    sock = work / "docker.sock"
-    cgroup_parent = f"pydocker-test-{secrets.token_hex(4)}"
-    log = work / "dockerd.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([
-            "dockerd", "--config-file", str(config), "--containerd", str(containerd.address),
-            "--data-root", str(work / "data"), "--exec-root", str(work / "exec"), "--pidfile", str(work / "dockerd.pid"),
-            "-H", f"unix://{sock}", "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-            "--ip-forward=false", "--cgroup-parent", f"/{cgroup_parent}", "--storage-driver", "overlay2",
-        ], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        wait_for_socket(sock, process, log, "dockerd")
-        yield Docker(host=f"unix://{sock}", cgroup_parent=cgroup_parent)
+        with running_dockerd(work, containerd, {"runtimes": {"within-bounds": {"path": str(runtime)}},
+                                                "default-runtime": "within-bounds"}) as docker:
+            yield docker
     finally:
-        _stop(process)
         unmount_below(work)
-        _remove_cgroup_tree(cgroup_parent)
 
 
 @pytest.fixture(scope="module")
