@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.engine import DOCKER_CLI, IMAGE, VENV_BIN, Ours, _remove_cgroup_tree, _unmount_under  # noqa: E402
+from bench.engine import DOCKER_CLI, IMAGE, VENV_BIN, Ours, tear_down  # noqa: E402
 from bench.shim import log  # noqa: E402
 from tests.fixtures.busybox import make_rootfs  # noqa: E402
 from tests.fixtures.images import build_oci_layout, write_docker_archive  # noqa: E402
@@ -94,15 +93,7 @@ def main() -> int:
             engine.docker("run", "-d", "--name", f"c{index}", IMAGE, "sh", "-c", "echo ready; exec sleep 3600")
         report = measure(engine, opts.runs)
     finally:
-        if engine is not None and engine.api is not None and engine.api.poll() is None:
-            leftover = engine.docker("ps", "-aq", check=False, stdout=subprocess.PIPE).stdout.split()
-            if leftover:
-                engine.docker("rm", "-f", *leftover, check=False)
-        if engine is not None:
-            engine.stop()
-        _remove_cgroup_tree(cgroup_parent)
-        _unmount_under(top)
-        shutil.rmtree(top, ignore_errors=True)
+        tear_down([engine] if engine is not None else [], cgroup_parent, top)
     if opts.json:
         print(json.dumps(report, indent=2))
         return 0

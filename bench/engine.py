@@ -308,15 +308,7 @@ def main() -> int:
             engine.docker("load", "-i", str(archive))
         report = measure(engines, opts.runs, opts.containers, opts.restore, opts.log_lines)
     finally:
-        for engine in engines:
-            if engine.api is not None and engine.api.poll() is None:
-                leftover = engine.docker("ps", "-aq", check=False, stdout=subprocess.PIPE).stdout.split()
-                if leftover:
-                    engine.docker("rm", "-f", *leftover, check=False)
-            engine.stop()
-        _remove_cgroup_tree(cgroup_parent)
-        _unmount_under(top)
-        shutil.rmtree(top, ignore_errors=True)
+        tear_down(engines, cgroup_parent, top)
     if opts.json:
         print(json.dumps(report, indent=2))
     elif len(engines) == 2:
@@ -324,6 +316,19 @@ def main() -> int:
     else:
         print(json.dumps(report, indent=2))
     return 0
+
+
+def tear_down(engines: list[Engine], cgroup_parent: str, top: Path) -> None:
+    """Everything a benchmark made: containers, daemons, cgroups, mounts, files."""
+    for engine in engines:
+        if engine.api is not None and engine.api.poll() is None:
+            leftover = engine.docker("ps", "-aq", check=False, stdout=subprocess.PIPE).stdout.split()
+            if leftover:
+                engine.docker("rm", "-f", *leftover, check=False)
+        engine.stop()
+    _remove_cgroup_tree(cgroup_parent)
+    _unmount_under(top)
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def _unmount_under(top: Path) -> None:
